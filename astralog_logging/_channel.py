@@ -1,0 +1,214 @@
+"""This process's end of the queue: gather serialized entries, write them in atomic frames.
+
+``emit`` appends an entry to a small buffer; when the buffer would outgrow one frame it is
+written at once with a single non-blocking ``write(2)``, and otherwise a helper thread
+writes it ``LINGER`` seconds later. So the per-record cost is an append, the syscall is
+shared by a frame's worth of records, and an idle process still delivers within
+milliseconds. When the pipe is full (the listener is behind or restarting), frames wait in
+a backlog bounded by ``max_queue_size`` records; past that, records are dropped and counted.
+
+Nothing here blocks the caller and nothing here relies on a thread surviving ``fork``: the
+child of a fork starts with an empty buffer (its parent still owns and sends its own), a new
+producer id, and starts its own helper thread on first use.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import select
+import threading
+import time
+import weakref
+from typing import Deque, List, Optional, Tuple
+
+from . import _wire
+from ._report import Reporter
+from ._shared import SharedStats
+
+LINGER = 0.02  # seconds a record may wait for company before its frame is written anyway
+
+
+def _new_producer_id() -> int:
+    return int.from_bytes(os.urandom(8), "big") or 1
+
+
+class Channel:
+    def __init__(self, write_fd: int, stats: SharedStats, max_queue_size: int,
+                 reporter: Reporter) -> None:
+        self.fd = write_fd
+        self.stats = stats
+        self.max_queue_size = max_queue_size
+        self.reporter = reporter
+        self._reset()
+        ref = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _call(ref, "_reset"))
+
+    def _reset(self) -> None:
+        """Fresh state for a new process: nothing of the parent's buffer is ours to send."""
+        self._lock = threading.Lock()
+        self._pending: List[bytes] = []
+        self._pending_size = 0
+        self._backlog: Deque[Tuple[bytes, int]] = collections.deque()
+        self._queued = 0  # records in _pending and _backlog
+        self._producer = _new_producer_id()
+        self._seq = 0
+        self._slot: Optional[int] = None
+        self._flush_token = 0
+        self._wake = threading.Event()
+        self._armed = False
+        self._thread: Optional[threading.Thread] = None
+        self.enqueued = self.dropped = self.filtered = 0
+
+    # -- hot path ------------------------------------------------------------------------
+
+    def put(self, entry: bytes) -> None:
+        """Queue one serialized entry; never blocks on I/O, never raises for a full pipe."""
+        with self._lock:
+            if self._queued >= self.max_queue_size:
+                self._drop(1, "the queue is full (max_queue_size)")
+                return
+            self.enqueued += 1
+            size = len(entry) + 1
+            if size > _wire.MAX_BODY:
+                self._seal()
+                self._queue_large(entry)
+                return
+            if self._pending_size + size > _wire.MAX_BODY:
+                self._seal()
+            self._pending.append(entry)
+            self._pending_size += size
+            self._queued += 1
+            if not self._armed:
+                self._armed = True
+                if self._thread is None:
+                    self._start_thread()
+                self._wake.set()
+
+    # -- framing and writing (lock held) -------------------------------------------------
+
+    def _seal(self) -> None:
+        if not self._pending:
+            return
+        count = len(self._pending)
+        body = b"\n".join(self._pending)
+        self._pending = []
+        self._pending_size = 0
+        self._send(_wire.RECORDS, body, count)
+
+    def _queue_large(self, entry: bytes) -> None:
+        bodies = _wire.part_bodies(entry)
+        self._queued += 1
+        for i, body in enumerate(bodies):
+            self._send(_wire.PART, body, 1 if i == len(bodies) - 1 else 0)
+
+    def _send(self, kind: int, body: bytes, count: int) -> None:
+        self._seq = (self._seq + 1) & 0xFFFFFFFF
+        frame = _wire.frame(kind, self._producer, self._seq, body)
+        self._backlog.append((frame, count))
+        self._write_backlog()
+
+    def _write_backlog(self) -> bool:
+        """Write queued frames in order until the pipe is full; True when all went out."""
+        while self._backlog:
+            frame, count = self._backlog[0]
+            try:
+                os.write(self.fd, frame)  # <= PIPE_BUF bytes: all of it or EAGAIN
+            except BlockingIOError:
+                return False
+            except OSError as exc:  # EPIPE: nobody can ever read this pipe again
+                lost = sum(c for _, c in self._backlog)
+                self._backlog.clear()
+                self._queued -= lost
+                self._drop(lost, f"the queue is closed ({exc})")
+                return True
+            self._backlog.popleft()
+            self._queued -= count
+        return True
+
+    def _drop(self, count: int, why: str) -> None:
+        if count <= 0:
+            return
+        self.dropped += count
+        self.reporter.limited("dropped", f"{self.dropped} records dropped so far in this "
+                              f"process: {why}")
+
+    # -- the helper thread ---------------------------------------------------------------
+
+    def _start_thread(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="astralog-channel", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            time.sleep(LINGER)
+            with self._lock:
+                self._wake.clear()
+                self._armed = False
+                self._seal()
+                done = self._write_backlog()
+                self._publish()
+            if not done:
+                self._wait_writable(0.1)
+                self._wake.set()
+
+    def _wait_writable(self, timeout: float) -> None:
+        try:
+            select.select([], [self.fd], [], timeout)
+        except (OSError, ValueError):
+            time.sleep(timeout)
+
+    def _publish(self) -> None:
+        if self._slot is None:
+            self._slot = self.stats.claim_slot(self._producer)
+        self.stats.publish(self._slot, (self.enqueued, self.dropped, self.filtered))
+
+    # -- flushing ------------------------------------------------------------------------
+
+    def push(self, deadline: float) -> bool:
+        """Write everything buffered into the pipe; True when it all went out in time."""
+        while True:
+            with self._lock:
+                self._seal()
+                done = self._write_backlog()
+                self._publish()
+            if done:
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self._wait_writable(min(left, 0.1))
+
+    def request_ack(self, deadline: float, kind: int = _wire.FLUSH) -> Optional[Tuple[int, int]]:
+        """Push everything, then ask the listener to acknowledge it; (slot, token) to wait on."""
+        with self._lock:
+            self._seal()
+            self._publish()
+            assert self._slot is not None
+            if self._slot < 0:
+                return None
+            self._flush_token += 1
+            token = self._flush_token
+            self._send(kind, _wire.flush_body(self._slot, token), 0)
+            slot = self._slot
+        return (slot, token) if self.push(deadline) else None
+
+    def count_filtered(self) -> None:
+        with self._lock:
+            self.filtered += 1
+
+    @property
+    def queue_depth(self) -> int:
+        return self._queued
+
+    def send_stop(self, deadline: float) -> bool:
+        with self._lock:
+            self._send(_wire.STOP, b"", 0)
+        return self.push(deadline)
+
+
+def _call(ref: weakref.ref[Channel], method: str) -> None:
+    obj = ref()
+    if obj is not None:
+        getattr(obj, method)()

@@ -1,0 +1,174 @@
+"""Getting one batch accepted: envelope, compression, retries and the protocol's answers.
+
+The listener hands over a list of serialized entries; this module wraps them in the
+envelope without parsing them, compresses, and drives the transport through tenacity with
+the protocol's rules: retry what is transient, split on 413, drop exactly the entry a 400
+names and resend the rest, give up (and say so) on 400/401/403. Its only outputs are the
+figures it returns and the lines it reports.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+import time
+import zlib
+from typing import Callable, List, Optional
+
+import orjson
+import tenacity
+
+from ._report import Reporter
+from ._retry import retryable, wait_seconds
+from ._transport import SendResult, Transport
+from ._version import __version__
+
+_SDK = orjson.dumps({"name": "astralog-logging", "version": __version__})
+
+
+@dataclasses.dataclass
+class Tally:
+    """What one delivery did, in records (except ``retried``, counted in attempts)."""
+
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    batches: int = 0
+    bytes_sent: int = 0
+    last_status: int = 0
+
+
+def new_batch_id() -> str:
+    return os.urandom(16).hex()
+
+
+class Delivery:
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        project_id: str,
+        service: str,
+        gzip: bool,
+        max_retries: int,
+        retry_max_delay: float,
+        retry_deadline: float,
+        reporter: Reporter,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.transport = transport
+        self.gzip = gzip
+        self.max_retries = max_retries
+        self.retry_max_delay = retry_max_delay
+        self.retry_deadline = retry_deadline
+        self.reporter = reporter
+        self.clock = clock
+        self._head = b'{"project_id":%s,"service":%s,"sdk":%s,"batch_id":"' % (
+            orjson.dumps(project_id), orjson.dumps(service), _SDK)
+        # Set when shutdown begins: an ongoing back-off wakes once, and no wait may run
+        # past ``shutdown_deadline``.
+        self.shutting_down = threading.Event()
+        self.shutdown_deadline = float("inf")
+
+    def body(self, batch_id: str, entries: List[bytes]) -> bytes:
+        raw = b"".join((self._head, batch_id.encode(), b'","logs":[', b",".join(entries), b"]}"))
+        if not self.gzip:
+            return raw
+        packer = zlib.compressobj(1, zlib.DEFLATED, 31)  # wbits 31: a gzip member
+        return packer.compress(raw) + packer.flush()
+
+    def deliver(self, entries: List[bytes]) -> Tally:
+        tally = Tally()
+        self._deliver(entries, tally)
+        return tally
+
+    def _deliver(self, entries: List[bytes], tally: Tally) -> None:
+        batch_id = new_batch_id()  # fixed across the retries of this exact content
+        body = self.body(batch_id, entries)
+        result = self._send_with_retries(body, batch_id, tally)
+        status = result.status
+        tally.last_status = status or 0
+        if status in (200, 202):
+            tally.sent += len(entries)
+            tally.batches += 1
+            tally.bytes_sent += len(body)
+        elif status == 413 and len(entries) > 1:
+            half = len(entries) // 2
+            self._deliver(entries[:half], tally)
+            self._deliver(entries[half:], tally)
+        elif status == 400 and result.index is not None and 0 <= result.index < len(entries):
+            tally.failed += 1
+            self.reporter.limited(
+                "rejected-entry",
+                f"the drain rejected one entry ({result.error}); it was dropped and the rest "
+                "of its batch resent")
+            rest = entries[: result.index] + entries[result.index + 1 :]
+            if rest:
+                self._deliver(rest, tally)
+        else:
+            tally.failed += len(entries)
+            self._report_failure(result, len(entries))
+
+    def _report_failure(self, result: SendResult, count: int) -> None:
+        status = result.status
+        reason = f"HTTP {status}" if status else "no answer"
+        if result.error:
+            reason += f": {result.error}"
+        if status in (401, 403):
+            self.reporter.once(
+                f"auth-{status}",
+                f"ASTRALOG REJECTED THE TOKEN ({reason}) for {self.transport.endpoint}; "
+                f"{count} records were not delivered and nothing will be until the token "
+                "is fixed")
+            return
+        self.reporter.limited("failed", f"{count} records could not be delivered ({reason})")
+
+    def _send_with_retries(self, body: bytes, batch_id: str, tally: Tally) -> SendResult:
+        started = self.clock()
+
+        def stop(state: tenacity.RetryCallState) -> bool:
+            resume_at = self.clock() + state.upcoming_sleep
+            return (
+                state.attempt_number > self.max_retries
+                or resume_at - started > self.retry_deadline
+                or resume_at > self.shutdown_deadline
+            )
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            outcome = state.outcome
+            last = outcome.result() if outcome is not None and not outcome.failed else None
+            return wait_seconds(state.attempt_number, last, self.retry_max_delay)
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            tally.retried += 1
+
+        def give_up(state: tenacity.RetryCallState) -> SendResult:
+            outcome = state.outcome
+            assert outcome is not None
+            result: SendResult = outcome.result()
+            return result
+
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_result(retryable),
+            stop=stop,
+            wait=wait,
+            sleep=self._sleep,
+            before_sleep=before_sleep,
+            retry_error_callback=give_up,
+        )
+        result: SendResult = retrying(self._send_once, body, batch_id)
+        return result
+
+    def _send_once(self, body: bytes, batch_id: str) -> SendResult:
+        left = self.shutdown_deadline - self.clock()
+        if left <= 0:
+            return SendResult(None, error="shutdown_timeout ran out before this batch was sent")
+        timeout = min(self.transport.timeout, max(left, 0.05))
+        return self.transport.send(body, batch_id, self.gzip, timeout=timeout)
+
+    def _sleep(self, seconds: float) -> None:
+        if self.shutting_down.is_set():
+            time.sleep(seconds)  # bounded: ``stop`` refuses waits past the shutdown deadline
+        else:
+            self.shutting_down.wait(seconds)

@@ -1,0 +1,179 @@
+"""Counters every process of the tree can read: one small file mapped into memory.
+
+The listener is a separate interpreter, and the processes that log come and go by fork and
+spawn; a shared mapping lets each of them publish its own figures and read everyone's
+without a round trip. Each word has exactly one writer (the listener writes its counters and
+the flush acknowledgements, a producer writes its own slot), so plain aligned 64-bit stores
+suffice; readers may see a figure a moment old, never a torn one.
+
+Layout, in 64-bit words: a header (magic, listener pid, the listener's counters, figures
+retired from dead producers), then fixed-size slots, one per producer process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import mmap
+import os
+import tempfile
+from typing import Iterator
+
+_MAGIC = 0x41_53_54_52_41_4C_4F_47  # "ASTRALOG"
+
+LISTENER_FIELDS = (
+    "received",
+    "sent",
+    "failed",
+    "retried",
+    "batches",
+    "bytes_sent",
+    "listener_dropped",
+    "malformed",
+    "spooled",
+    "unspooled",
+    "last_status",
+)
+PRODUCER_FIELDS = ("enqueued", "dropped", "filtered")
+
+_HEADER_WORDS = 32
+_L0 = 4  # first listener counter
+_R0 = _L0 + len(LISTENER_FIELDS)  # retired producer figures
+_SLOT_WORDS = 8  # producer id, pid, 3 producer figures, flush ack, spare
+_SLOTS = 2048
+_SIZE = 8 * (_HEADER_WORDS + _SLOTS * _SLOT_WORDS)
+
+
+def _default_dir() -> str:
+    shm = "/dev/shm"
+    return shm if os.access(shm, os.W_OK) else tempfile.gettempdir()
+
+
+class SharedStats:
+    """The mapping plus the few operations the package needs on it."""
+
+    def __init__(self, fd: int, path: str) -> None:
+        self.fd = fd
+        self.path = path
+        self._map = mmap.mmap(fd, _SIZE)
+        self._w = memoryview(self._map).cast("Q")
+
+    @classmethod
+    def create(cls) -> SharedStats:
+        fd, path = tempfile.mkstemp(prefix="astralog-", suffix=".stats", dir=_default_dir())
+        os.ftruncate(fd, _SIZE)  # mkstemp already made it 0600
+        stats = cls(fd, path)
+        stats._w[0] = _MAGIC
+        return stats
+
+    @classmethod
+    def open(cls, path: str) -> SharedStats:
+        fd = os.open(path, os.O_RDWR)
+        stats = cls(fd, path)
+        if stats._w[0] != _MAGIC:
+            stats.close()
+            raise ValueError(f"{path} is not an astralog stats file")
+        return stats
+
+    def close(self) -> None:
+        with contextlib.suppress(BufferError, ValueError):
+            self._w.release()
+            self._map.close()
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+
+    def unlink(self) -> None:
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
+
+    # -- listener side -------------------------------------------------------------------
+
+    @property
+    def listener_pid(self) -> int:
+        return int(self._w[2])
+
+    @listener_pid.setter
+    def listener_pid(self, pid: int) -> None:
+        self._w[2] = pid
+
+    def add(self, field: str, n: int = 1) -> None:
+        i = _L0 + LISTENER_FIELDS.index(field)
+        self._w[i] += n
+
+    def set(self, field: str, value: int) -> None:
+        self._w[_L0 + LISTENER_FIELDS.index(field)] = value
+
+    def ack_flush(self, slot: int, token: int) -> None:
+        if 0 <= slot < _SLOTS:
+            self._w[self._slot(slot) + 5] = token
+
+    # -- producer side -------------------------------------------------------------------
+
+    @staticmethod
+    def _slot(slot: int) -> int:
+        return _HEADER_WORDS + slot * _SLOT_WORDS
+
+    def claim_slot(self, producer: int) -> int:
+        """Take a free slot (or a dead process's, retiring its figures) for this process.
+
+        Runs once per process; a POSIX record lock keeps two processes from taking the same
+        slot. Returns -1 when every slot belongs to a live process: figures are then kept
+        locally only, and flush cannot be acknowledged.
+        """
+        pid = os.getpid()
+        with self._locked():
+            for slot in range(_SLOTS):
+                base = self._slot(slot)
+                owner = int(self._w[base + 1])
+                if self._w[base] and owner != pid and _alive(owner):
+                    continue
+                for k in range(len(PRODUCER_FIELDS)):
+                    self._w[_R0 + k] += self._w[base + 2 + k]
+                    self._w[base + 2 + k] = 0
+                self._w[base + 5] = 0
+                self._w[base + 1] = pid
+                self._w[base] = producer
+                return slot
+        return -1
+
+    def publish(self, slot: int, figures: tuple[int, int, int]) -> None:
+        if slot >= 0:
+            base = self._slot(slot) + 2
+            self._w[base], self._w[base + 1], self._w[base + 2] = figures
+
+    def flush_acked(self, slot: int) -> int:
+        return int(self._w[self._slot(slot) + 5]) if slot >= 0 else 0
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        fcntl.lockf(self.fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.lockf(self.fd, fcntl.LOCK_UN)
+
+    # -- everyone ------------------------------------------------------------------------
+
+    def totals(self) -> dict[str, int]:
+        """Listener counters plus every producer's figures, live and retired."""
+        out = {name: int(self._w[_L0 + i]) for i, name in enumerate(LISTENER_FIELDS)}
+        sums = [int(self._w[_R0 + k]) for k in range(len(PRODUCER_FIELDS))]
+        for slot in range(_SLOTS):
+            base = self._slot(slot)
+            if self._w[base]:
+                for k in range(len(PRODUCER_FIELDS)):
+                    sums[k] += int(self._w[base + 2 + k])
+        out.update(zip(PRODUCER_FIELDS, sums))
+        return out
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

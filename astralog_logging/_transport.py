@@ -1,0 +1,120 @@
+"""One HTTP POST, and nothing else: the seam between delivery policy and the network.
+
+``send`` never raises for anything the network or the drain can do; it returns a small
+frozen result that the retry policy reads. One ``requests.Session`` per listener process
+keeps the connection alive between batches.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import email.utils
+import platform
+import time
+from typing import Any, Callable, Optional, Union
+
+import orjson
+import requests
+
+from ._version import __version__
+
+USER_AGENT = f"astralog-logging/{__version__} python/{'.'.join(platform.python_version_tuple()[:2])}"
+
+
+@dataclasses.dataclass(frozen=True)
+class SendResult:
+    status: Optional[int]  # None when no HTTP answer came back
+    retry_after: Optional[float] = None
+    error: str = ""  # the drain's reason or the network error, for reports
+    index: Optional[int] = None  # 400: the first offending entry, when the drain names it
+    accepted: Optional[int] = None
+
+
+class Transport:
+    def __init__(
+        self,
+        endpoint: str,
+        token: str,
+        *,
+        timeout: float,
+        verify: Union[bool, str] = True,
+        session_factory: Optional[Callable[[], requests.Session]] = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.timeout = timeout
+        self.session = session_factory() if session_factory else requests.Session()
+        if session_factory is None or verify is not True:
+            self.session.verify = verify
+        self._auth = f"Bearer {token}"
+
+    def __repr__(self) -> str:
+        return f"Transport({self.endpoint!r})"
+
+    def send(self, body: bytes, batch_id: str, gzipped: bool,
+             timeout: Optional[float] = None) -> SendResult:
+        headers = {
+            "Authorization": self._auth,
+            "Content-Type": "application/json",
+            "Idempotency-Key": batch_id,
+            "User-Agent": USER_AGENT,
+        }
+        if gzipped:
+            headers["Content-Encoding"] = "gzip"
+        try:
+            response = self.session.post(
+                self.endpoint, data=body, headers=headers,
+                timeout=self.timeout if timeout is None else timeout,
+            )
+        except requests.RequestException as exc:
+            return SendResult(None, error=_describe(exc))
+        with response:
+            return _result(response)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def _result(response: requests.Response) -> SendResult:
+    status = response.status_code
+    payload: Any = None
+    try:
+        payload = orjson.loads(response.content)
+    except (orjson.JSONDecodeError, requests.RequestException):
+        pass
+    if not isinstance(payload, dict):
+        payload = {}
+    index = payload.get("index")
+    accepted = payload.get("accepted")
+    error = payload.get("error")
+    return SendResult(
+        status,
+        retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        error=str(error) if error is not None else ("" if status < 400 else response.reason or ""),
+        index=index if isinstance(index, int) and not isinstance(index, bool) else None,
+        accepted=accepted if isinstance(accepted, int) else None,
+    )
+
+
+def parse_retry_after(value: Optional[str], now: Optional[float] = None) -> Optional[float]:
+    """Seconds to wait, from either form RFC 9110 allows (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _describe(exc: requests.RequestException) -> str:
+    """A one-line reason without the request's headers (they carry the token)."""
+    kind = type(exc).__name__
+    if isinstance(exc, requests.exceptions.SSLError):
+        return f"{kind}: TLS verification failed"
+    reason = str(exc.args[0]) if exc.args else ""
+    return f"{kind}: {reason[:200]}"

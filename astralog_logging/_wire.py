@@ -1,0 +1,115 @@
+"""Frames on the queue's pipe: how records travel from an app process to the listener.
+
+Every item an app process puts on the queue is written with a single ``write(2)`` of at most
+``PIPE_BUF`` bytes. Linux makes such a write atomic: it lands whole or not at all, so no lock
+is needed between writers and a writer killed mid-call (SIGKILL, OOM) can neither leave half
+an item in the pipe nor a lock held. That is the whole reason for this module.
+
+A frame uses ``multiprocessing.Connection``'s framing (a 4-byte big-endian length) around a
+protocol-3 pickle of a ``bytes`` object, so ``multiprocessing.Queue.get()`` on the same queue
+still returns the payload. Building the pickle by hand costs one ``struct.pack``.
+
+Payload layout::
+
+    kind (1 byte) | producer id (8) | sequence (4) | body
+
+``RECORDS`` bodies are serialized entries joined by ``\\n`` (orjson never emits a raw
+newline). An entry too large for one frame travels as ``PART`` frames whose body starts with
+``index, total`` (2 + 2 bytes); the listener reassembles them per producer. ``FLUSH`` asks the
+listener to deliver everything before it and then acknowledge ``token`` in the producer's
+shared slot. ``STOP`` is sent by the owner only.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Iterator, NamedTuple
+
+PIPE_BUF = 4096  # POSIX guarantees 512; Linux gives 4096. See docs/design.md for macOS.
+
+RECORDS = 1
+PART = 2
+FLUSH = 3
+STOP = 4
+
+_LENGTH = struct.Struct("!i")
+_PICKLE_HEAD = struct.Struct("<2scI")  # PROTO 3, BINBYTES, length
+_HEAD = struct.Struct("!BQI")
+_PART = struct.Struct("!HH")
+_FLUSH = struct.Struct("!IQ")
+
+OVERHEAD = _LENGTH.size + _PICKLE_HEAD.size + 1 + _HEAD.size
+MAX_BODY = PIPE_BUF - OVERHEAD
+MAX_PART = MAX_BODY - _PART.size
+
+
+class Frame(NamedTuple):
+    kind: int
+    producer: int
+    seq: int
+    body: bytes
+
+
+def frame(kind: int, producer: int, seq: int, body: bytes) -> bytes:
+    """Return one frame; the caller keeps ``len(body) <= MAX_BODY`` for atomicity."""
+    size = _HEAD.size + len(body)
+    return b"".join(
+        (
+            _LENGTH.pack(size + _PICKLE_HEAD.size + 1),
+            _PICKLE_HEAD.pack(b"\x80\x03", b"B", size),
+            _HEAD.pack(kind, producer, seq),
+            body,
+            b".",
+        )
+    )
+
+
+def part_bodies(entry: bytes) -> list[bytes]:
+    """Split one oversized entry into ``PART`` bodies, each fitting one atomic frame."""
+    chunks = [entry[i : i + MAX_PART] for i in range(0, len(entry), MAX_PART)]
+    total = len(chunks)
+    return [_PART.pack(i, total) + c for i, c in enumerate(chunks)]
+
+
+def parse_part(body: bytes) -> tuple[int, int, bytes]:
+    index, total = _PART.unpack_from(body)
+    return index, total, body[_PART.size :]
+
+
+def flush_body(slot: int, token: int) -> bytes:
+    return _FLUSH.pack(slot, token)
+
+
+def parse_flush(body: bytes) -> tuple[int, int]:
+    slot, token = _FLUSH.unpack(body)
+    return slot, token
+
+
+class FrameReader:
+    """Cuts a byte stream read from the pipe back into frames.
+
+    Reads return whatever the pipe holds, so a read can end inside a frame; the remainder
+    waits here for the next read. A payload that is not our pickle shape is skipped and
+    counted rather than trusted.
+    """
+
+    def __init__(self) -> None:
+        self._buf = b""
+        self.malformed = 0
+
+    def feed(self, data: bytes) -> Iterator[Frame]:
+        buf = self._buf + data if self._buf else data
+        pos, end = 0, len(buf)
+        while end - pos >= _LENGTH.size:
+            (size,) = _LENGTH.unpack_from(buf, pos)
+            stop = pos + _LENGTH.size + size
+            if stop > end:
+                break
+            payload_start = pos + _LENGTH.size + _PICKLE_HEAD.size
+            if size < _PICKLE_HEAD.size + 1 + _HEAD.size or buf[stop - 1 : stop] != b".":
+                self.malformed += 1
+            else:
+                kind, producer, seq = _HEAD.unpack_from(buf, payload_start)
+                yield Frame(kind, producer, seq, buf[payload_start + _HEAD.size : stop - 1])
+            pos = stop
+        self._buf = buf[pos:]

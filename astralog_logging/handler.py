@@ -1,0 +1,217 @@
+"""The application side: a QueueHandler that turns each record into bytes and queues them.
+
+``emit`` runs on every log call of every request, so it does three things only: encode the
+record (orjson, in this process, because a traceback cannot cross a process boundary and
+because the listener then forwards bytes without parsing them), append the bytes to this
+process's channel, and count. It never blocks and never raises; anything unexpected is
+reported on stderr, rate-limited, and the application carries on.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import logging.handlers
+import threading
+import time
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Union
+
+from . import _config, _owner
+from ._entry import EntryEncoder
+from ._redact import DEFAULT_REDACT_KEYS, normalize_key
+from ._report import Reporter
+
+_FLUSH_POLL_MAX = 0.02  # seconds between looks at the listener's acknowledgement
+_KNOWN_THREAD_QUEUE_KEYS = ("handlers", "respect_handler_level", "listener")
+
+
+class AstralogHandler(logging.handlers.QueueHandler):
+    """Ship records to Astralog through this process tree's one listener process.
+
+    Every setting falls back to its ``ASTRALOG_*`` environment variable, then to its
+    default; see the README's configuration table. ``queue`` exists only because
+    dictConfig's ``class`` path on Python 3.12+ passes one positionally; it is not used.
+    """
+
+    def __init__(
+        self,
+        queue: Any = None,
+        *,
+        token: Optional[str] = None,
+        project_id: Optional[str] = None,
+        service: Optional[str] = None,
+        endpoint: Optional[str] = None,
+        enabled: Union[bool, str, None] = None,
+        max_batch_size: int = 1000,
+        flush_interval: float = 1.0,
+        max_batch_bytes: int = _config.MIB,
+        max_entry_bytes: int = 64 * 1024,
+        max_queue_size: int = 10_000,
+        compression: Optional[str] = "gzip",
+        timeout: float = 10.0,
+        shutdown_timeout: float = 10.0,
+        verify: Union[bool, str] = True,
+        session_factory: _config.SessionFactory = None,
+        max_retries: int = 10,
+        retry_max_delay: float = 30.0,
+        retry_deadline: float = 300.0,
+        tags: Union[Sequence[str], str, None] = None,
+        meta: Optional[Mapping[str, Any]] = None,
+        redact: Union[bool, Sequence[str]] = True,
+        redact_defaults: bool = True,
+        before_send: Union[str, Callable[[Dict[str, Any]], Optional[Dict[str, Any]]], None] = None,
+        capture_uncaught: bool = False,
+        level: Union[int, str] = logging.NOTSET,
+        **unknown: Any,
+    ) -> None:
+        for name in _KNOWN_THREAD_QUEUE_KEYS:
+            unknown.pop(name, None)  # dictConfig's QueueHandler keys (3.12+): not ours
+        if unknown:
+            name = sorted(unknown)[0]
+            hint = difflib.get_close_matches(name, _SETTINGS, n=1)
+            raise _config.ConfigError(
+                f"unknown setting {name!r}" + (f"; did you mean {hint[0]!r}?" if hint else ""))
+        logging.Handler.__init__(self, level)
+        self.listener = None  # dictConfig may attach a QueueListener here; it is never started
+        self._reporter = Reporter()
+        self._config = _config.build(
+            token=token, project_id=project_id, service=service, endpoint=endpoint,
+            enabled=enabled, max_batch_size=max_batch_size, flush_interval=flush_interval,
+            max_batch_bytes=max_batch_bytes, max_entry_bytes=max_entry_bytes,
+            max_queue_size=max_queue_size, compression=compression, timeout=timeout,
+            shutdown_timeout=shutdown_timeout, verify=verify, session_factory=session_factory,
+            max_retries=max_retries, retry_max_delay=retry_max_delay,
+            retry_deadline=retry_deadline,
+        )
+        self._encoder = EntryEncoder(
+            tags=_config.string_list("tags", tags),
+            meta=_config.mapping("meta", meta),
+            redact_keys=_redact_keys(redact, redact_defaults),
+            before_send=_callable("before_send", before_send),
+            max_entry_bytes=self._config.max_entry_bytes if self._config else 64 * 1024,
+        )
+        self._closed = False
+        self._close_lock = threading.Lock()
+        self._loss_mark = 0
+        self._link: Optional[_owner.Link] = None
+        if self._config is None:
+            self.queue = None
+            return
+        self._link = _owner.attach(self._config, self._reporter)
+        self.queue = self._link.queue
+        if capture_uncaught:
+            from . import _uncaught
+
+            _uncaught.install(self)
+
+    def __repr__(self) -> str:
+        level = logging.getLevelName(self.level)
+        if self._config is None:
+            return f"<AstralogHandler disabled ({level})>"
+        c = self._config
+        return f"<AstralogHandler {c.project_id}/{c.service} -> {c.endpoint} ({level})>"
+
+    # -- hot path ------------------------------------------------------------------------
+
+    def handle(self, record: logging.LogRecord) -> Any:
+        """Filter, then emit without the handler lock: the channel has its own, shorter one."""
+        rv = self.filter(record)
+        if isinstance(rv, logging.LogRecord):
+            record = rv
+        if rv:
+            self.emit(record)
+        return rv
+
+    def emit(self, record: logging.LogRecord) -> None:
+        link = self._link
+        if link is None:
+            return
+        try:
+            data = self._encoder.encode(record, self.formatter)
+            if data is None:
+                link.channel.count_filtered()
+            else:
+                link.channel.put(data)
+        except Exception as exc:  # never into the application
+            self._reporter.limited("emit", f"a record could not be queued ({exc!r})")
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def flush(self, timeout: Optional[float] = None) -> bool:
+        """Wait until this process's records so far are accepted by the drain or given up.
+
+        Bounded by ``timeout`` (default ``shutdown_timeout``) because logging.shutdown
+        calls it at exit. True when they were all accepted and nothing was lost since the
+        previous flush.
+        """
+        link = self._link
+        if link is None or self._config is None:
+            return True
+        wait = self._config.shutdown_timeout if timeout is None else timeout
+        deadline = time.monotonic() + wait
+        ticket = link.channel.request_ack(deadline)
+        if ticket is None:
+            return False
+        slot, token = ticket
+        pause = 0.001
+        while link.stats.flush_acked(slot) < token:
+            if time.monotonic() >= deadline or not link.listener_alive():
+                return False
+            time.sleep(pause)
+            pause = min(pause * 2, _FLUSH_POLL_MAX)
+        figures = link.stats.totals()
+        losses = figures["failed"] + figures["dropped"] + figures["listener_dropped"]
+        clean = losses == self._loss_mark
+        self._loss_mark = losses
+        return clean
+
+    def close(self) -> None:
+        """Flush; the owner's last handler then stops the listener once it has delivered."""
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        link, config = self._link, self._config
+        if link is not None and config is not None:
+            deadline = time.monotonic() + config.shutdown_timeout
+            if link.is_owner:
+                self.flush()
+            else:
+                link.channel.push(deadline)
+            _owner.detach(link, deadline)
+        logging.Handler.close(self)
+
+    def stats(self) -> Dict[str, Any]:
+        """Counters for the whole process tree (records unless noted)."""
+        link = self._link
+        if link is None:
+            return {"enabled": False}
+        figures: Dict[str, Any] = link.stats.totals()
+        figures["dropped"] += figures.pop("listener_dropped")
+        figures["queue_depth"] = link.channel.queue_depth
+        figures["listener_alive"] = link.listener_alive()
+        return figures
+
+
+def _redact_keys(redact: Union[bool, Sequence[str]], defaults: bool) -> Optional[frozenset[str]]:
+    if redact is False:
+        return None
+    base = DEFAULT_REDACT_KEYS if defaults else frozenset()
+    if redact is True:
+        return base
+    names = _config.string_list("redact", redact)
+    return base | {normalize_key(n) for n in names}
+
+
+def _callable(setting: str, value: Any) -> Any:
+    if value is None or callable(value):
+        return value
+    if isinstance(value, str):
+        return _config.resolve(setting, value)
+    raise _config.ConfigError(f"{setting} must be a callable or a dotted path to one")
+
+
+_SETTINGS = [
+    name for name in AstralogHandler.__init__.__code__.co_varnames
+    if name not in ("self", "queue", "unknown")
+][: AstralogHandler.__init__.__code__.co_kwonlyargcount]
