@@ -20,7 +20,7 @@ import select
 import threading
 import time
 import weakref
-from typing import Deque, List, Optional, Tuple
+from typing import Callable, Deque, List, Optional, Tuple
 
 from . import _wire
 from ._report import Reporter
@@ -35,11 +35,12 @@ def _new_producer_id() -> int:
 
 class Channel:
     def __init__(self, write_fd: int, stats: SharedStats, max_queue_size: int,
-                 reporter: Reporter) -> None:
+                 reporter: Reporter, watch: Callable[[], None] = lambda: None) -> None:
         self.fd = write_fd
         self.stats = stats
         self.max_queue_size = max_queue_size
         self.reporter = reporter
+        self.watch = watch  # called from the helper thread: the listener's health check
         self._reset()
         ref = weakref.ref(self)
         os.register_at_fork(after_in_child=lambda: _call(ref, "_reset"))
@@ -149,6 +150,7 @@ class Channel:
                 self._seal()
                 done = self._write_backlog()
                 self._publish()
+            self.watch()
             if not done:
                 self._wait_writable(0.1)
                 self._wake.set()

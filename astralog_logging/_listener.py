@@ -21,11 +21,12 @@ import collections
 import logging
 import os
 import select
+import shutil
 import signal
+import socket
 import sys
 import threading
 import time
-import warnings
 from typing import Any, Deque, Dict, List, Optional, Tuple, Union
 
 import orjson
@@ -45,10 +46,12 @@ _POLL = 0.25  # how often an idle reader checks that its owner is still alive
 
 
 class Listener:
-    def __init__(self, settings: Dict[str, Any], read_fd: int, stats: SharedStats,
-                 owner_pid: int) -> None:
+    def __init__(self, settings: Dict[str, Any], read_fd: int, sock: socket.socket,
+                 stats: SharedStats, owner_pid: int) -> None:
         self.settings = settings
         self.read_fd = read_fd
+        self.sock = sock
+        self.owner_gone = False
         self.stats = stats
         self.owner_pid = owner_pid
         self.reporter = Reporter()
@@ -76,26 +79,41 @@ class Listener:
     # -- reader thread -------------------------------------------------------------------
 
     def read_forever(self) -> None:
-        reader = _wire.FrameReader()
+        """Drain the pipe and the socket until told to stop, then until both are quiet."""
+        pipe, datagrams = _wire.FrameReader(), _wire.FrameReader()
         poller = select.poll()
         poller.register(self.read_fd, select.POLLIN)
-        while not self.stopping.is_set():
-            if not poller.poll(_POLL * 1000):
+        poller.register(self.sock.fileno(), select.POLLIN)
+        quiet_until = float("inf")
+        while time.monotonic() < quiet_until:
+            ready = poller.poll(50 if self.stopping.is_set() else _POLL * 1000)
+            if self.stopping.is_set() and quiet_until == float("inf"):
+                quiet_until = time.monotonic() + 0.2  # stragglers written just before
+            if not ready:
                 if os.getppid() != self.owner_pid:
+                    self.owner_gone = True
                     self.begin_stop("its owner process is gone")
                 continue
-            data = os.read(self.read_fd, _READ_SIZE)
-            self._take(reader.feed(data))
-        # Stragglers: whatever other processes wrote before the pipe went quiet.
-        quiet_until = time.monotonic() + 0.2
-        while time.monotonic() < quiet_until and poller.poll(50):
-            self._take(reader.feed(os.read(self.read_fd, _READ_SIZE)))
-        if reader.malformed:
-            self.stats.add("malformed", reader.malformed)
+            for fd, _ in ready:
+                if fd == self.read_fd:
+                    self._take(pipe.feed(os.read(self.read_fd, _READ_SIZE)))
+                else:
+                    self._take_datagrams(datagrams)
+        malformed = pipe.malformed + datagrams.malformed
+        if malformed:
+            self.stats.add("malformed", malformed)
         with self.cv:
             self._enqueue(("batch", self.batcher.take()))
             self.ready.append(_END)
             self.cv.notify()
+
+    def _take_datagrams(self, reader: _wire.FrameReader) -> None:
+        for _ in range(256):  # then let the pipe have a turn
+            try:
+                data = self.sock.recv(1 << 16)
+            except BlockingIOError:
+                return
+            self._take(reader.feed(data))
 
     def _take(self, frames: Any) -> None:
         received = 0
@@ -200,10 +218,12 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the app's Ctrl-C is not ours to obey
     logging.getLogger().addHandler(logging.NullHandler())
     logging.lastResort = None  # urllib3's own warnings must not leak as log lines
-    warnings.simplefilter("once")
     stats = SharedStats.open(settings.pop("stats_path"))
     stats.listener_pid = os.getpid()
-    listener = Listener(settings, settings.pop("read_fd"), stats, settings.pop("owner_pid"))
+    sock = socket.socket(fileno=settings.pop("socket_fd"))
+    sock.setblocking(False)
+    listener = Listener(settings, settings.pop("read_fd"), sock, stats,
+                        settings.pop("owner_pid"))
     signal.signal(signal.SIGTERM, lambda *_: listener.begin_stop("SIGTERM"))
     reader = threading.Thread(target=listener.read_forever, name="astralog-reader", daemon=True)
     reader.start()
@@ -211,6 +231,10 @@ def main() -> int:
     if total.failed:
         listener.reporter.say(f"{total.failed} records could not be delivered before exit")
     listener.delivery.transport.close()
+    if listener.owner_gone:  # nobody else will remove them
+        shutil.rmtree(os.path.dirname(sock.getsockname()), ignore_errors=True)
+        stats.unlink()
+    sock.close()
     return 0
 
 

@@ -1,10 +1,11 @@
 """Who owns the listener: one queue and one listener process per configuration per tree.
 
-The first handler in a process tree creates a *link* (the multiprocessing queue, the shared
-counters, and the listener process) and its process becomes the owner. Handlers created
-later with the same configuration, in the same process or in forked children, reuse it;
-children of a fork inherit the link and are never owners, so they can neither stop nor
-second-guess the listener.
+The first handler in a process tree creates a *link* (the multiprocessing queue, a datagram
+socket for processes that cannot be handed the queue, the shared counters, and the listener
+process) and its process becomes the owner. Handlers created later with the same
+configuration reuse it: in the same process directly, in forked children by inheritance,
+in any other process through the advertised address (see ``_address``). Only the owner
+starts, restarts and stops the listener.
 
 A link outlives its handlers: when the owner closes its last handler the listener is
 stopped after delivering everything, but the queue stays, so a re-configuration (Django,
@@ -14,102 +15,202 @@ and records written meanwhile by other processes are not lost.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import fcntl
 import multiprocessing
+import multiprocessing.util
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from typing import Any, Dict, Optional, Tuple
 
 import orjson
 
+from . import _address
 from ._channel import Channel
 from ._config import Config
 from ._report import Reporter
 from ._shared import SharedStats
 
 _PIPE_SIZE = 1 << 20  # room for bursts while the listener starts or catches up
+_SOCKET_BUFFER = 4 << 20
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class Link:
-    def __init__(self, config: Config, reporter: Reporter) -> None:
+    """What a process needs to log through a listener: a channel and the shared counters."""
+
+    queue: Any = None
+    process: Optional[subprocess.Popen[bytes]] = None
+
+    def __init__(self, config: Config, reporter: Reporter, write_fd: int, stats: SharedStats,
+                 owner_pid: int) -> None:
         self.config = config
         self.reporter = reporter
-        self.owner_pid = os.getpid()
-        # A spawn-context queue can be handed to children of any start method.
-        self.queue: Any = multiprocessing.get_context("spawn").Queue()
-        self.read_fd: int = self.queue._reader.fileno()
-        self.write_fd: int = self.queue._writer.fileno()
-        os.set_blocking(self.write_fd, False)
-        try:
-            fcntl.fcntl(self.write_fd, _F_SETPIPE_SZ, _PIPE_SIZE)
-        except OSError:
-            pass  # capped by /proc/sys/fs/pipe-max-size; the default 64 KiB still works
-        self.stats = SharedStats.create()
-        self.channel = Channel(self.write_fd, self.stats, config.max_queue_size, reporter)
-        self.process: Optional[subprocess.Popen[bytes]] = None
+        self.stats = stats
+        self.owner_pid = owner_pid
+        self.channel = Channel(write_fd, stats, config.max_queue_size, reporter,
+                               watch=self.watch)
+        self.wanted = True  # a listener should be running (the owner clears it at stop)
+        self._next_check = 0.0
         self.handlers = 0
         self.lock = threading.Lock()
+        # multiprocessing children end in os._exit without logging.shutdown; its own exit
+        # hook (util._exit_function) runs finalizers registered after the fork, so hand our
+        # buffer to the pipe there.
+        multiprocessing.util.register_after_fork(self, Link._on_multiprocessing_fork)
 
     def __repr__(self) -> str:
-        return f"<Link {self.config.endpoint} owner={self.owner_pid}>"
+        return f"<{type(self).__name__} {self.config.endpoint} owner={self.owner_pid}>"
+
+    def _on_multiprocessing_fork(self) -> None:
+        multiprocessing.util.Finalize(self, self.push_at_exit, exitpriority=100)
+
+    def push_at_exit(self) -> None:
+        self.channel.push(time.monotonic() + self.config.shutdown_timeout)
 
     @property
     def is_owner(self) -> bool:
         return os.getpid() == self.owner_pid
 
     def listener_alive(self) -> bool:
-        if self.is_owner:
-            return self.process is not None and self.process.poll() is None
         pid = self.stats.listener_pid
+        if pid <= 0:
+            return True  # not started yet: nothing to say
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
             return False
         except PermissionError:
             pass
-        return pid > 0
+        return True
+
+    def watch(self) -> None:
+        """At most once a second, from the channel's thread: is the listener alive?"""
+        now = time.monotonic()
+        if now < self._next_check or not self.wanted:
+            return
+        self._next_check = now + 1.0
+        if not self.listener_alive():
+            self.reporter.limited("listener-gone", "the listener process is gone; records "
+                                  "wait in the queue until its owner starts a new one")
 
     def start(self) -> None:
-        """Start the listener process unless one is running (owner only)."""
+        """Only an owner starts a listener."""
+
+    def stop(self, deadline: float) -> None:
+        """Only an owner stops a listener."""
+
+
+class OwnerLink(Link):
+    """The owner's link: it made the queue and the socket and runs the listener."""
+
+    def __init__(self, config: Config, reporter: Reporter) -> None:
+        # A spawn-context queue can be handed to children of any start method.
+        self.queue = multiprocessing.get_context("spawn").Queue()
+        self.read_fd: int = self.queue._reader.fileno()
+        write_fd: int = self.queue._writer.fileno()
+        os.set_blocking(write_fd, False)
+        with contextlib.suppress(OSError):  # capped by pipe-max-size; 64 KiB still works
+            fcntl.fcntl(write_fd, _F_SETPIPE_SZ, _PIPE_SIZE)
+        self.workdir = tempfile.mkdtemp(prefix="astralog-")  # 0700: this user only
+        self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.socket.bind(os.path.join(self.workdir, "attach"))
+        with contextlib.suppress(OSError):
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _SOCKET_BUFFER)
+        super().__init__(config, reporter, write_fd, SharedStats.create(), os.getpid())
+        self.wanted = False
+        _address.advertise(config, _address.Address(
+            self.socket.getsockname(), self.stats.path, self.owner_pid))
+        atexit.register(self.cleanup)
+
+    def watch(self) -> None:
+        """The owner restarts a dead listener; the pipe kept what was written meanwhile."""
+        if not self.is_owner:
+            super().watch()
+            return
+        now = time.monotonic()
+        if now < self._next_check or not self.wanted:
+            return
+        self._next_check = now + 1.0
+        if not self.lock.acquire(blocking=False):
+            return  # a start or stop is under way
+        try:
+            process = self.process
+            if self.wanted and process is not None and process.poll() is not None:
+                self.reporter.say(f"the listener process died (exit status "
+                                  f"{process.returncode}); starting a new one")
+                self.start()
+        finally:
+            self.lock.release()
+
+    def start(self) -> None:
+        self.wanted = True
         if self.process is not None and self.process.poll() is None:
             return
         settings = self.config.listener_settings()
-        settings.update(read_fd=self.read_fd, stats_path=self.stats.path,
-                        owner_pid=self.owner_pid)
+        settings.update(read_fd=self.read_fd, socket_fd=self.socket.fileno(),
+                        stats_path=self.stats.path, owner_pid=self.owner_pid)
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_PARENT,
                                                         env.get("PYTHONPATH")) if p)
         process = subprocess.Popen(
             [sys.executable, "-m", "astralog_logging._listener"],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, pass_fds=(self.read_fd,),
-            start_new_session=True, env=env,
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+            pass_fds=(self.read_fd, self.socket.fileno()), start_new_session=True, env=env,
         )
         assert process.stdin is not None
-        with process.stdin:
+        with contextlib.suppress(BrokenPipeError), process.stdin:
             process.stdin.write(orjson.dumps(settings))
         self.process = process
+        self.stats.listener_pid = process.pid
 
     def stop(self, deadline: float) -> None:
-        """Deliver what is buffered, tell the listener to finish, and wait for it (owner)."""
-        process = self.process
-        if process is None:
-            return
-        self.process = None
-        if process.poll() is not None:
+        """Deliver what is buffered, tell the listener to finish, and wait for it."""
+        self.wanted = False
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
             return
         self.channel.send_stop(deadline)
         try:
             process.wait(max(deadline - time.monotonic(), 0) + 1.0)
         except subprocess.TimeoutExpired:
-            self.reporter.say("the listener did not finish in time (shutdown_timeout); "
-                              "stopping it; its undelivered records are lost")
+            self.reporter.say("the listener did not finish within shutdown_timeout; "
+                              "stopping it; what it still held is lost")
             process.kill()
             process.wait()
+
+    def cleanup(self) -> None:
+        if self.is_owner:
+            self.socket.close()
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.stats.unlink()
+
+
+def _join(config: Config, reporter: Reporter, address: _address.Address) -> Optional[Link]:
+    """Attach to a listener advertised by another process, or None if it cannot be reached."""
+    try:
+        stats = SharedStats.open(address.stats_path)
+    except (OSError, ValueError):
+        return None
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        sock.connect(address.socket_path)
+    except OSError:
+        sock.close()
+        stats.close()
+        return None
+    sock.setblocking(False)
+    link = Link(config, reporter, sock.fileno(), stats, address.owner_pid)
+    link.socket = sock  # type: ignore[attr-defined]  # keeps the fd open
+    return link
 
 
 _links: Dict[Tuple[Any, ...], Link] = {}
@@ -117,11 +218,16 @@ _registry_lock = threading.Lock()
 
 
 def attach(config: Config, reporter: Reporter) -> Link:
-    """The link for this configuration: inherited, reused, or new with this process as owner."""
+    """The link for this configuration: inherited, reused, joined, or new (then we own it)."""
     with _registry_lock:
         link = _links.get(config.key)
         if link is None:
-            link = _links[config.key] = Link(config, reporter)
+            address = _address.find(config)
+            if address is not None and address.owner_pid != os.getpid():
+                link = _join(config, reporter, address)
+            if link is None:
+                link = OwnerLink(config, reporter)
+            _links[config.key] = link
         with link.lock:
             link.handlers += 1
             if link.is_owner:

@@ -5,9 +5,12 @@ Every item an app process puts on the queue is written with a single ``write(2)`
 is needed between writers and a writer killed mid-call (SIGKILL, OOM) can neither leave half
 an item in the pipe nor a lock held. That is the whole reason for this module.
 
-A frame uses ``multiprocessing.Connection``'s framing (a 4-byte big-endian length) around a
-protocol-3 pickle of a ``bytes`` object, so ``multiprocessing.Queue.get()`` on the same queue
-still returns the payload. Building the pickle by hand costs one ``struct.pack``.
+A frame is exactly what ``multiprocessing.Queue`` itself puts on its pipe for a ``bytes``
+item: the ``Connection`` framing (a 4-byte big-endian length) around a protocol-3 pickle,
+so the queue's own reader and unpickler read it back. Building the pickle by hand costs one
+``struct.pack``. We write frames ourselves instead of calling ``put`` because ``put`` hands
+items to a feeder thread (gone after ``fork``) that serializes writers with a shared lock
+(left held by a writer killed mid-write); see docs/design.md.
 
 Payload layout::
 

@@ -1,0 +1,77 @@
+"""The ``astralog-logging`` command: ``drain`` (a local drain) and ``demo``.
+
+``main(argv) -> int`` so it is testable without a subprocess; errors are one clear line
+on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Optional, Sequence
+
+from ._version import __version__
+
+_EPILOG_DRAIN = """examples:
+  astralog-logging drain                       # http://127.0.0.1:8080/v1/drain, astralog.db
+  astralog-logging drain --port 9000 --db /tmp/logs.db --token my-secret
+  ASTRALOG_ENDPOINT=http://127.0.0.1:8080/v1/drain ASTRALOG_TOKEN=default-secret-token \\
+      ASTRALOG_PROJECT_ID=dev ASTRALOG_SERVICE=web python app.py
+"""
+
+_EPILOG_DEMO = """examples:
+  astralog-logging demo                 # 4 processes, 2,000 records each
+  astralog-logging demo --workers 8 --records 10000
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="astralog-logging", description="Ship Python logs to Astralog.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    drain = sub.add_parser(
+        "drain", help="run a local drain that stores what it receives in SQLite",
+        description="Run a local Astralog drain: it accepts exactly what protocol.md "
+        "describes, stores entries in SQLite and prints one line per record.",
+        epilog=_EPILOG_DRAIN, formatter_class=argparse.RawDescriptionHelpFormatter)
+    drain.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    drain.add_argument("--port", type=int, default=8080, help="port (0: any free port)")
+    drain.add_argument("--token", default="default-secret-token",
+                       help="the bearer token senders must present")
+    drain.add_argument("--db", default="astralog.db", help="SQLite file to store entries in")
+    drain.add_argument("--quiet", action="store_true", help="do not print arriving records")
+
+    demo = sub.add_parser(
+        "demo", help="start a local drain, ship logs from several processes, show what arrived",
+        epilog=_EPILOG_DEMO, formatter_class=argparse.RawDescriptionHelpFormatter)
+    demo.add_argument("--workers", type=int, default=4, help="worker processes")
+    demo.add_argument("--records", type=int, default=2000, help="records per worker")
+    demo.add_argument("--db", default=None, help="keep the SQLite file here (default: temp)")
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "drain":
+            from .drain._cli import run
+
+            return run(args.host, args.port, args.token, args.db, quiet=args.quiet)
+        if args.command == "demo":
+            from ._demo import run_demo
+
+            return run_demo(workers=args.workers, records=args.records, db=args.db)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # one line, not a traceback, for a command-line user
+        print(f"astralog-logging: error: {exc}", file=sys.stderr)
+        return 1
+    parser.print_help()
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Running real child interpreters and looking at real process trees, for the tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from typing import Dict, List, Mapping, Optional
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LISTENER_MARK = "astralog_logging._listener"
+
+
+def drain_env(endpoint: str, token: str, **extra: str) -> Dict[str, str]:
+    """The environment a configured application would have."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASTRALOG_")}
+    env.update(ASTRALOG_ENDPOINT=endpoint, ASTRALOG_TOKEN=token,
+               ASTRALOG_PROJECT_ID="tests", ASTRALOG_SERVICE="pytest", **extra)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
+    return env
+
+
+def run_script(code: str, env: Mapping[str, str], timeout: float = 60.0,
+               args: Optional[List[str]] = None) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter and return what it printed; fail on a non-zero exit."""
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *(args or [])],
+        env=dict(env), capture_output=True, text=True, timeout=timeout,
+    )
+    if proc.returncode != 0:
+        raise AssertionError(f"child exited {proc.returncode}\nstdout:\n{proc.stdout}\n"
+                             f"stderr:\n{proc.stderr}")
+    return proc
+
+
+def _read(path: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+def descendants(root: int) -> List[int]:
+    """Every live process below ``root`` in the process tree."""
+    children: Dict[int, List[int]] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            stat = _read(f"/proc/{name}/stat")
+            if stat:
+                ppid = int(stat.rsplit(b")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(name))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def listeners_under(root: int) -> List[int]:
+    """The listener processes anywhere below ``root``."""
+    return [pid for pid in descendants(root)
+            if LISTENER_MARK.encode() in _read(f"/proc/{pid}/cmdline")]

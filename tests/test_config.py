@@ -1,0 +1,89 @@
+"""Wrong configuration fails at construction, naming the setting and never the token."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from astralog_logging import AstralogHandler, ConfigError
+
+SECRET = "tok-7f3a9c-do-not-print"
+GOOD: dict[str, Any] = dict(token=SECRET, project_id="proj", service="svc",
+                            endpoint="http://127.0.0.1:9/v1/drain", enabled=False)
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("ASTRALOG_TOKEN", "ASTRALOG_PROJECT_ID", "ASTRALOG_SERVICE",
+                 "ASTRALOG_ENDPOINT", "ASTRALOG_ENABLED"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def _build(**changes: Any) -> AstralogHandler:
+    settings = {**GOOD, "enabled": True, **changes}
+    settings = {k: v for k, v in settings.items() if v is not ...}
+    return AstralogHandler(**settings)
+
+
+@pytest.mark.parametrize(
+    ("changes", "names"),
+    [
+        ({"token": ...}, ["token", "ASTRALOG_TOKEN"]),
+        ({"project_id": ...}, ["project_id", "ASTRALOG_PROJECT_ID"]),
+        ({"service": "  "}, ["service", "ASTRALOG_SERVICE"]),
+        ({"max_batch_size": 0}, ["max_batch_size"]),
+        ({"max_batch_size": 20_000}, ["max_batch_size"]),
+        ({"flush_interval": 0}, ["flush_interval"]),
+        ({"flush_interval": -1.5}, ["flush_interval"]),
+        ({"max_queue_size": "many"}, ["max_queue_size"]),
+        ({"endpoint": "ftp://example.com/drain"}, ["endpoint", "http"]),
+        ({"endpoint": "example.com/drain"}, ["endpoint"]),
+        ({"endpoint": "https://user:pw@example.com/drain"}, ["endpoint", "credentials"]),
+        ({"compression": "brotli"}, ["compression"]),
+        ({"enabled": "maybe"}, ["enabled"]),
+        ({"verify": "/nonexistent/ca.pem"}, ["verify"]),
+        ({"session_factory": lambda: None}, ["session_factory"]),
+        ({"session_factory": "no.such.module:make"}, ["session_factory"]),
+        ({"before_send": 42}, ["before_send"]),
+        ({"tokn": "x"}, ["tokn", "token"]),
+    ],
+)
+def test_bad_setting_names_itself(changes: dict[str, Any], names: list[str]) -> None:
+    """Each bad setting raises ConfigError (a ValueError) naming it, without the token."""
+    with pytest.raises(ValueError) as info:
+        _build(**changes)
+    assert isinstance(info.value, ConfigError)
+    for name in names:
+        assert name in str(info.value)
+    assert SECRET not in str(info.value)
+
+
+def test_disabled_needs_no_credentials() -> None:
+    """enabled=False (or ASTRALOG_ENABLED=0) starts nothing and requires no token."""
+    handler = AstralogHandler(enabled=False)
+    logging.getLogger("test.disabled").addHandler(handler)
+    try:
+        logging.getLogger("test.disabled").error("goes nowhere")
+        assert handler.flush() is True
+        assert handler.stats() == {"enabled": False}
+    finally:
+        logging.getLogger("test.disabled").removeHandler(handler)
+        handler.close()
+
+
+def test_disabled_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ASTRALOG_ENABLED=false disables without any other setting."""
+    monkeypatch.setenv("ASTRALOG_ENABLED", "false")
+    handler = AstralogHandler()
+    handler.close()
+    assert "disabled" in repr(handler)
+
+
+def test_token_never_in_repr_or_attributes() -> None:
+    """Neither repr(handler) nor the repr of any attribute shows the token."""
+    handler = AstralogHandler(**GOOD)
+    handler.close()
+    dumped = repr(handler) + "".join(repr(v) for v in vars(handler).values())
+    assert SECRET not in dumped
