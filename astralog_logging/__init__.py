@@ -10,6 +10,7 @@ from __future__ import annotations
 from ._context import context
 from ._version import __version__
 from .exceptions import AstralogError, ConfigError
+from ._pool import init_worker
 from .handler import AstralogHandler
 
 __all__ = [
@@ -18,4 +19,5 @@ __all__ = [
     "ConfigError",
     "__version__",
     "context",
+    "init_worker",
 ]

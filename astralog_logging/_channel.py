@@ -150,7 +150,10 @@ class Channel:
                 self._seal()
                 done = self._write_backlog()
                 self._publish()
-            self.watch()
+            try:
+                self.watch()
+            except Exception as exc:  # this thread must outlive any surprise
+                self.reporter.limited("watch", f"checking the listener failed: {exc!r}")
             if not done:
                 self._wait_writable(0.1)
                 self._wake.set()

@@ -18,6 +18,7 @@ it first delivers what it has, bounded by ``shutdown_timeout``.
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import os
 import select
@@ -218,7 +219,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the app's Ctrl-C is not ours to obey
     logging.getLogger().addHandler(logging.NullHandler())
     logging.lastResort = None  # urllib3's own warnings must not leak as log lines
-    stats = SharedStats.open(settings.pop("stats_path"))
+    stats = SharedStats(settings.pop("stats_fd"), "")
     stats.listener_pid = os.getpid()
     sock = socket.socket(fileno=settings.pop("socket_fd"))
     sock.setblocking(False)
@@ -233,7 +234,8 @@ def main() -> int:
     listener.delivery.transport.close()
     if listener.owner_gone:  # nobody else will remove them
         shutil.rmtree(os.path.dirname(sock.getsockname()), ignore_errors=True)
-        stats.unlink()
+        with contextlib.suppress(OSError):
+            os.unlink(os.readlink(f"/proc/self/fd/{stats.fd}"))
     sock.close()
     return 0
 

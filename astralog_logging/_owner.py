@@ -49,6 +49,8 @@ class Link:
 
     queue: Any = None
     process: Optional[subprocess.Popen[bytes]] = None
+    sock: Optional[socket.socket] = None
+    address: Optional[_address.Address] = None
 
     def __init__(self, config: Config, reporter: Reporter, write_fd: int, stats: SharedStats,
                  owner_pid: int) -> None:
@@ -63,8 +65,9 @@ class Link:
         self.handlers = 0
         self.lock = threading.Lock()
         # multiprocessing children end in os._exit without logging.shutdown; its own exit
-        # hook (util._exit_function) runs finalizers registered after the fork, so hand our
-        # buffer to the pipe there.
+        # hook (util._exit_function) runs the finalizers registered in that process (a fork
+        # clears the inherited ones), so hand our buffer to the pipe there.
+        self._on_multiprocessing_fork()
         multiprocessing.util.register_after_fork(self, Link._on_multiprocessing_fork)
 
     def __repr__(self) -> str:
@@ -121,14 +124,15 @@ class OwnerLink(Link):
         with contextlib.suppress(OSError):  # capped by pipe-max-size; 64 KiB still works
             fcntl.fcntl(write_fd, _F_SETPIPE_SZ, _PIPE_SIZE)
         self.workdir = tempfile.mkdtemp(prefix="astralog-")  # 0700: this user only
-        self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.socket.bind(os.path.join(self.workdir, "attach"))
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(os.path.join(self.workdir, "attach"))
         with contextlib.suppress(OSError):
-            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _SOCKET_BUFFER)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _SOCKET_BUFFER)
         super().__init__(config, reporter, write_fd, SharedStats.create(), os.getpid())
         self.wanted = False
-        _address.advertise(config, _address.Address(
-            self.socket.getsockname(), self.stats.path, self.owner_pid))
+        self.address = _address.Address(self.sock.getsockname(), self.stats.path,
+                                        self.owner_pid)
+        _address.advertise(config, self.address)
         atexit.register(self.cleanup)
 
     def watch(self) -> None:
@@ -156,15 +160,17 @@ class OwnerLink(Link):
         if self.process is not None and self.process.poll() is None:
             return
         settings = self.config.listener_settings()
-        settings.update(read_fd=self.read_fd, socket_fd=self.socket.fileno(),
-                        stats_path=self.stats.path, owner_pid=self.owner_pid)
+        assert self.sock is not None
+        fds = (self.read_fd, self.sock.fileno(), self.stats.fd)
+        settings.update(read_fd=fds[0], socket_fd=fds[1], stats_fd=fds[2],
+                        owner_pid=self.owner_pid)
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_PARENT,
                                                         env.get("PYTHONPATH")) if p)
         process = subprocess.Popen(
             [sys.executable, "-m", "astralog_logging._listener"],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-            pass_fds=(self.read_fd, self.socket.fileno()), start_new_session=True, env=env,
+            pass_fds=fds, start_new_session=True, env=env,
         )
         assert process.stdin is not None
         with contextlib.suppress(BrokenPipeError), process.stdin:
@@ -188,8 +194,9 @@ class OwnerLink(Link):
             process.wait()
 
     def cleanup(self) -> None:
+        """Remove the advertised paths at exit; the listener holds descriptors, not paths,
+        so this may run before or after logging.shutdown."""
         if self.is_owner:
-            self.socket.close()
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.stats.unlink()
 
@@ -209,7 +216,8 @@ def _join(config: Config, reporter: Reporter, address: _address.Address) -> Opti
         return None
     sock.setblocking(False)
     link = Link(config, reporter, sock.fileno(), stats, address.owner_pid)
-    link.socket = sock  # type: ignore[attr-defined]  # keeps the fd open
+    link.sock = sock  # keeps the fd open
+    link.address = address
     return link
 
 
@@ -217,12 +225,13 @@ _links: Dict[Tuple[Any, ...], Link] = {}
 _registry_lock = threading.Lock()
 
 
-def attach(config: Config, reporter: Reporter) -> Link:
+def attach(config: Config, reporter: Reporter,
+           hint: Optional[_address.Address] = None) -> Link:
     """The link for this configuration: inherited, reused, joined, or new (then we own it)."""
     with _registry_lock:
         link = _links.get(config.key)
         if link is None:
-            address = _address.find(config)
+            address = hint or _address.find(config)
             if address is not None and address.owner_pid != os.getpid():
                 link = _join(config, reporter, address)
             if link is None:

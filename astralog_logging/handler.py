@@ -62,8 +62,11 @@ class AstralogHandler(logging.handlers.QueueHandler):
         before_send: Union[str, Callable[[Dict[str, Any]], Optional[Dict[str, Any]]], None] = None,
         capture_uncaught: bool = False,
         level: Union[int, str] = logging.NOTSET,
+        _address: Any = None,
         **unknown: Any,
     ) -> None:
+        arguments = locals()
+        settings = {name: arguments[name] for name in _SETTINGS}
         for name in _KNOWN_THREAD_QUEUE_KEYS:
             unknown.pop(name, None)  # dictConfig's QueueHandler keys (3.12+): not ours
         if unknown:
@@ -90,19 +93,34 @@ class AstralogHandler(logging.handlers.QueueHandler):
             before_send=_callable("before_send", before_send),
             max_entry_bytes=self._config.max_entry_bytes if self._config else 64 * 1024,
         )
+        self._settings = _Hidden(settings)  # to rebuild this handler in a spawned child
         self._closed = False
         self._close_lock = threading.Lock()
         self._loss_mark = 0
+        self._root_level = logging.NOTSET
         self._link: Optional[_owner.Link] = None
         if self._config is None:
             self.queue = None
             return
-        self._link = _owner.attach(self._config, self._reporter)
+        self._link = _owner.attach(self._config, self._reporter, _address)
         self.queue = self._link.queue
         if capture_uncaught:
             from . import _uncaught
 
             _uncaught.install(self)
+
+    def __reduce__(self) -> Any:
+        """Pickles (for spawn and forkserver pools) into a handler that joins this listener.
+
+        The address travels with it because a fork server started before this handler
+        has an environment without the advertisement.
+        """
+        link = self._link
+        address = link.address if link is not None else None
+        return (_rebuild, (self._settings, address, logging.getLogger().getEffectiveLevel()))
+
+    def _same_listener(self, other: AstralogHandler) -> bool:
+        return self._link is not None and self._link is other._link
 
     def __repr__(self) -> str:
         level = logging.getLevelName(self.level)
@@ -165,6 +183,11 @@ class AstralogHandler(logging.handlers.QueueHandler):
         self._loss_mark = losses
         return clean
 
+    def hand_over(self, deadline: float) -> bool:
+        """Put what this process buffered into the queue (for exits that skip atexit)."""
+        link = self._link
+        return link is None or link.channel.push(deadline)
+
     def close(self) -> None:
         """Flush; the owner's last handler then stops the listener once it has delivered."""
         with self._close_lock:
@@ -177,7 +200,7 @@ class AstralogHandler(logging.handlers.QueueHandler):
             if link.is_owner:
                 self.flush()
             else:
-                link.channel.push(deadline)
+                self.hand_over(deadline)
             _owner.detach(link, deadline)
         logging.Handler.close(self)
 
@@ -191,6 +214,24 @@ class AstralogHandler(logging.handlers.QueueHandler):
         figures["queue_depth"] = link.channel.queue_depth
         figures["listener_alive"] = link.listener_alive()
         return figures
+
+
+class _Hidden:
+    """Holds the constructor's arguments (the token among them) out of every repr."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Dict[str, Any]) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "<hidden>"
+
+
+def _rebuild(settings: _Hidden, address: Any, root_level: int) -> AstralogHandler:
+    handler = AstralogHandler(**settings.value, _address=address)
+    handler._root_level = root_level
+    return handler
 
 
 def _redact_keys(redact: Union[bool, Sequence[str]], defaults: bool) -> Optional[frozenset[str]]:
@@ -213,5 +254,5 @@ def _callable(setting: str, value: Any) -> Any:
 
 _SETTINGS = [
     name for name in AstralogHandler.__init__.__code__.co_varnames
-    if name not in ("self", "queue", "unknown")
-][: AstralogHandler.__init__.__code__.co_kwonlyargcount]
+    if name not in ("self", "queue", "unknown", "_address")
+][: AstralogHandler.__init__.__code__.co_kwonlyargcount - 1]

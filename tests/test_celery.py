@@ -1,0 +1,128 @@
+"""celery for real: a prefork worker with recycled children over a real Redis broker."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from astralog_logging.testing import LocalDrain
+
+from ._procs import drain_env, listeners_under
+
+celery = pytest.importorskip("celery")
+pytest.importorskip("redis")
+
+TASKS = """
+import logging, os
+from celery import Celery
+from celery.utils.log import get_task_logger
+import astralog_logging.celery
+
+app = Celery("tasks", broker=os.environ["BROKER_URL"])
+app.conf.broker_connection_retry_on_startup = True
+astralog_logging.celery.install(app, flush_interval=0.2)
+log = get_task_logger("tasks")
+
+@app.task(name="tasks.work")
+def work(n):
+    log.info("task %d ran", n, extra={"meta": {"n": n}})
+    if n % 10 == 0:
+        raise ValueError(f"boom {n}")
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_until(condition: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)  # polling a condition with a deadline
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    """A real redis-server on 127.0.0.1, private to this module."""
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("redis-server is not installed (.ci/run installs it)")
+    port = _free_port()
+    proc = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    import redis
+
+    client = redis.Redis(port=port)
+
+    def pong() -> bool:
+        try:
+            return bool(client.ping())
+        except redis.ConnectionError:
+            return False
+
+    try:
+        _wait_until(pong, 10, "redis-server")
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        client.close()
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.mark.parametrize("pool", ["prefork", "solo", "threads"])
+def test_tasks_and_failures_arrive(tmp_path: Path, drain: LocalDrain, redis_url: str,
+                                   pool: str) -> None:
+    """Every task record and every task-failure traceback arrives, with task ids, through
+    children recycled by max_tasks_per_child; warm shutdown delivers the rest."""
+    (tmp_path / "tasks.py").write_text(textwrap.dedent(TASKS))
+    env = drain_env(drain.endpoint, drain.token, ASTRALOG_SERVICE="celery-test",
+                    BROKER_URL=redis_url)
+    env["PYTHONPATH"] = f"{tmp_path}:{env['PYTHONPATH']}"
+    tasks = 300 if pool == "prefork" else 60
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-P", pool, "-c", "4",
+         "--max-tasks-per-child", "25", "--loglevel", "INFO", "--without-gossip",
+         "--without-mingle", "--without-heartbeat"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True)
+    client = celery.Celery("client", broker=redis_url)
+    try:
+        drain.wait_for_records(1, timeout=60)  # the worker is up and shipping
+        for n in range(tasks):
+            client.send_task("tasks.work", args=(n,))
+        records = drain.wait_for_records(tasks, timeout=90)
+        listeners = listeners_under(worker.pid)
+        assert len(listeners) == 1
+
+        def ran() -> list[dict[str, Any]]:
+            return [r for r in drain.records() if r["message"].endswith(" ran")]
+
+        _wait_until(lambda: len(ran()) >= tasks, 60, "task records")
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output, _ = worker.communicate(timeout=60)
+        client.close()
+    assert worker.returncode == 0, output
+    records = drain.records()
+    task_records = [r for r in records if r["message"].endswith(" ran")]
+    assert sorted(r["meta"]["n"] for r in task_records) == list(range(tasks))
+    assert all(r["meta"]["task_name"] == "tasks.work" and r["meta"]["task_id"]
+               for r in task_records)
+    failures = [r for r in records if r.get("exception", {}).get("type") == "ValueError"]
+    assert sorted(f["exception"]["message"] for f in failures) == sorted(
+        f"boom {n}" for n in range(0, tasks, 10))
+    if pool == "prefork":
+        assert len({r["pid"] for r in task_records}) > 4, "children were not recycled"

@@ -1,0 +1,115 @@
+"""gunicorn for real: a master, 4 forked workers, one listener, and every record delivered."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+import requests
+
+from astralog_logging.testing import LocalDrain
+
+from ._procs import drain_env, listeners_under
+
+pytest.importorskip("gunicorn")
+
+APP = """
+import logging
+log = logging.getLogger("app")
+
+def app(environ, start_response):
+    path = environ["PATH_INFO"]
+    log.info("handled %s", path, extra={"meta": {"path_seen": path}})
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_until(condition: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)  # polling a condition with a deadline
+
+
+def _serving(port: int) -> bool:
+    try:
+        return requests.get(f"http://127.0.0.1:{port}/ping", timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def _start(tmp_path: Path, drain: LocalDrain, *extra: str) -> tuple[subprocess.Popen[str], int]:
+    port = _free_port()
+    (tmp_path / "app.py").write_text(textwrap.dedent(APP))
+    (tmp_path / "gunicorn.conf.py").write_text(textwrap.dedent(f"""
+        from astralog_logging.gunicorn import *
+        bind = "127.0.0.1:{port}"
+        workers = 4
+        graceful_timeout = 10
+    """))
+    env = drain_env(drain.endpoint, drain.token, ASTRALOG_SERVICE="gunicorn-test")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", *extra, "app:app"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True)
+    _wait_until(lambda: _serving(port), 30, "gunicorn to serve")
+    return proc, port
+
+
+def _by_logger(records: List[Dict[str, Any]], name: str) -> List[Dict[str, Any]]:
+    return [r for r in records if r["logger"] == name]
+
+
+@pytest.mark.parametrize("preload", [False, True], ids=["fork-after-load", "preload"])
+def test_requests_and_shutdown_deliver_everything(
+        tmp_path: Path, drain: LocalDrain, preload: bool) -> None:
+    """400 requests: 400 app and 400 access records from the workers, one listener, then
+    SIGTERM: "Shutting down: Master" arrives, gunicorn exits 0, nothing is left running."""
+    proc, port = _start(tmp_path, drain, *(["--preload"] if preload else []))
+    try:
+        listeners = listeners_under(proc.pid)
+        assert len(listeners) == 1
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(
+                lambda n: requests.get(f"http://127.0.0.1:{port}/r/{n}", timeout=10).status_code,
+                range(400)))
+        assert statuses == [200] * 400
+        assert listeners_under(proc.pid) == listeners
+        records = drain.wait_for_records(800)
+        app = [r for r in _by_logger(records, "app") if r["meta"]["path_seen"].startswith("/r/")]
+        assert sorted(r["meta"]["path_seen"] for r in app) == sorted(f"/r/{n}" for n in range(400))
+        access = [r for r in _by_logger(records, "gunicorn.access")
+                  if r["meta"]["path"].startswith("/r/")]
+        assert len(access) == 400
+        sample = access[0]["meta"]
+        assert sample["method"] == "GET" and sample["status"] == 200
+        assert sample["client_ip"] == "127.0.0.1" and sample["duration_ms"] >= 0
+        assert len({r["pid"] for r in app}) >= 2, "requests were not spread over workers"
+        master_pid = proc.pid
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, output
+    messages = [r["message"] for r in drain.records()]
+    assert "Shutting down: Master" in messages
+    assert not listeners_under(master_pid)
+    for pid in {r["pid"] for r in drain.records()} | set(listeners):
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
