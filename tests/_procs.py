@@ -15,8 +15,8 @@ LISTENER_MARK = "astralog_logging._listener"
 def drain_env(endpoint: str, token: str, **extra: str) -> Dict[str, str]:
     """The environment a configured application would have."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASTRALOG_")}
-    env.update(ASTRALOG_ENDPOINT=endpoint, ASTRALOG_TOKEN=token,
-               ASTRALOG_PROJECT_ID="tests", ASTRALOG_SERVICE="pytest", **extra)
+    env.update({"ASTRALOG_ENDPOINT": endpoint, "ASTRALOG_TOKEN": token,
+                "ASTRALOG_PROJECT_ID": "tests", "ASTRALOG_SERVICE": "pytest", **extra})
     env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
     return env
 

@@ -65,10 +65,11 @@ def _start(tmp_path: Path, drain: LocalDrain, *extra: str) -> tuple[subprocess.P
         graceful_timeout = 10
     """))
     env = drain_env(drain.endpoint, drain.token, ASTRALOG_SERVICE="gunicorn-test")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", *extra, "app:app"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True)
+    with open(tmp_path / "gunicorn.log", "w") as log:  # a file: a full pipe would block it
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", *extra, "app:app"],
+            cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
+            start_new_session=True)
     _wait_until(lambda: _serving(port), 30, "gunicorn to serve")
     return proc, port
 
@@ -105,8 +106,8 @@ def test_requests_and_shutdown_deliver_everything(
         master_pid = proc.pid
     finally:
         proc.send_signal(signal.SIGTERM)
-        output, _ = proc.communicate(timeout=30)
-    assert proc.returncode == 0, output
+        proc.wait(timeout=30)
+    assert proc.returncode == 0, (tmp_path / "gunicorn.log").read_text()[-3000:]
     messages = [r["message"] for r in drain.records()]
     assert "Shutting down: Master" in messages
     assert not listeners_under(master_pid)
