@@ -209,7 +209,9 @@ class Channel:
 
     def send_stop(self, deadline: float) -> bool:
         with self._lock:
-            self._send(_wire.STOP, b"", 0)
+            self._seal()
+            left = max(deadline - time.monotonic(), 0.0)
+            self._send(_wire.STOP, _wire.stop_body(left), 0)
         return self.push(deadline)
 
 

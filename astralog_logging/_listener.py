@@ -86,20 +86,26 @@ class Listener:
         poller.register(self.read_fd, select.POLLIN)
         poller.register(self.sock.fileno(), select.POLLIN)
         quiet_until = float("inf")
+        next_owner_check = 0.0
         while time.monotonic() < quiet_until:
             ready = poller.poll(50 if self.stopping.is_set() else _POLL * 1000)
+            now = time.monotonic()
             if self.stopping.is_set() and quiet_until == float("inf"):
-                quiet_until = time.monotonic() + 0.2  # stragglers written just before
-            if not ready:
+                quiet_until = now + 0.2  # stragglers written just before
+            if now >= next_owner_check:
+                next_owner_check = now + _POLL
                 if os.getppid() != self.owner_pid:
                     self.owner_gone = True
                     self.begin_stop("its owner process is gone")
-                continue
             for fd, _ in ready:
-                if fd == self.read_fd:
-                    self._take(pipe.feed(os.read(self.read_fd, _READ_SIZE)))
-                else:
+                if fd != self.read_fd:
                     self._take_datagrams(datagrams)
+                    continue
+                data = os.read(self.read_fd, _READ_SIZE)
+                if data:
+                    self._take(pipe.feed(data))
+                else:  # every writer has closed the pipe: nothing more can come from it
+                    poller.unregister(self.read_fd)
         malformed = pipe.malformed + datagrams.malformed
         if malformed:
             self.stats.add("malformed", malformed)
@@ -137,7 +143,7 @@ class Listener:
                     self._enqueue(("batch", self.batcher.take()))
                     self.ready.append(("flush", *_wire.parse_flush(body)))
                 elif kind == _wire.STOP:
-                    self.begin_stop("")
+                    self.begin_stop("", _wire.parse_stop(body))
             self.cv.notify()
         if received:
             self.stats.add("received", received)
@@ -170,12 +176,14 @@ class Listener:
             self.ready_bytes += size
         self.ready.append(item)
 
-    def begin_stop(self, why: str) -> None:
+    def begin_stop(self, why: str, seconds_left: Optional[float] = None) -> None:
         if self.stopping.is_set():
             return
         if why:
             self.reporter.say(f"listener stopping: {why}; delivering what it has")
-        self.delivery.shutdown_deadline = time.monotonic() + self.settings["shutdown_timeout"]
+        if seconds_left is None:
+            seconds_left = self.settings["shutdown_timeout"]
+        self.delivery.shutdown_deadline = time.monotonic() + seconds_left
         self.delivery.shutting_down.set()
         self.stopping.set()
 

@@ -116,8 +116,10 @@ class OwnerLink(Link):
     """The owner's link: it made the queue and the socket and runs the listener."""
 
     def __init__(self, config: Config, reporter: Reporter) -> None:
-        # A spawn-context queue can be handed to children of any start method.
-        self.queue = multiprocessing.get_context("spawn").Queue()
+        # Children of other start methods join through the address, never by pickling the
+        # queue, so the fork context's queue does: its semaphores are unlinked at once and
+        # need no resource-tracker process (the spawn context's would start one).
+        self.queue = multiprocessing.get_context("fork").Queue()
         self.read_fd: int = self.queue._reader.fileno()
         write_fd: int = self.queue._writer.fileno()
         os.set_blocking(write_fd, False)

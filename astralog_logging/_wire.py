@@ -20,7 +20,8 @@ Payload layout::
 newline). An entry too large for one frame travels as ``PART`` frames whose body starts with
 ``index, total`` (2 + 2 bytes); the listener reassembles them per producer. ``FLUSH`` asks the
 listener to deliver everything before it and then acknowledge ``token`` in the producer's
-shared slot. ``STOP`` is sent by the owner only.
+shared slot. ``STOP`` is sent by the owner only; its body is how many seconds of
+``shutdown_timeout`` are left for delivery.
 """
 
 from __future__ import annotations
@@ -77,6 +78,17 @@ def part_bodies(entry: bytes) -> list[bytes]:
 def parse_part(body: bytes) -> tuple[int, int, bytes]:
     index, total = _PART.unpack_from(body)
     return index, total, body[_PART.size :]
+
+
+_STOP = struct.Struct("!d")
+
+
+def stop_body(seconds_left: float) -> bytes:
+    return _STOP.pack(seconds_left)
+
+
+def parse_stop(body: bytes) -> float:
+    return float(_STOP.unpack(body)[0]) if len(body) == _STOP.size else 0.0
 
 
 def flush_body(slot: int, token: int) -> bytes:

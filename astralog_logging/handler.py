@@ -173,8 +173,9 @@ class AstralogHandler(logging.handlers.QueueHandler):
         slot, token = ticket
         pause = 0.001
         while link.stats.flush_acked(slot) < token:
-            if time.monotonic() >= deadline or not link.listener_alive():
+            if time.monotonic() >= deadline:
                 return False
+            link.watch()  # a dead listener is restarted by its owner; the queue kept our frames
             time.sleep(pause)
             pause = min(pause * 2, _FLUSH_POLL_MAX)
         figures = link.stats.totals()
@@ -198,7 +199,7 @@ class AstralogHandler(logging.handlers.QueueHandler):
         if link is not None and config is not None:
             deadline = time.monotonic() + config.shutdown_timeout
             if link.is_owner:
-                self.flush()
+                self.flush(timeout=config.shutdown_timeout)
             else:
                 self.hand_over(deadline)
             _owner.detach(link, deadline)

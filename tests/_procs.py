@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 from typing import Dict, List, Mapping, Optional
 
@@ -23,11 +24,18 @@ def drain_env(endpoint: str, token: str, **extra: str) -> Dict[str, str]:
 
 def run_script(code: str, env: Mapping[str, str], timeout: float = 60.0,
                args: Optional[List[str]] = None) -> subprocess.CompletedProcess[str]:
-    """Run ``code`` in a fresh interpreter and return what it printed; fail on a non-zero exit."""
-    proc = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code), *(args or [])],
-        env=dict(env), capture_output=True, text=True, timeout=timeout,
-    )
+    """Run ``code`` as a script in a fresh interpreter; fail on a non-zero exit.
+
+    A real file rather than ``-c``, so that spawn and forkserver children can import it.
+    """
+    with tempfile.TemporaryDirectory() as workdir:
+        script = os.path.join(workdir, "script.py")
+        with open(script, "w") as f:
+            f.write(textwrap.dedent(code))
+        proc = subprocess.run(
+            [sys.executable, script, *(args or [])],
+            env=dict(env), capture_output=True, text=True, timeout=timeout,
+        )
     if proc.returncode != 0:
         raise AssertionError(f"child exited {proc.returncode}\nstdout:\n{proc.stdout}\n"
                              f"stderr:\n{proc.stderr}")

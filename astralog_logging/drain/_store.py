@@ -1,0 +1,165 @@
+"""SQLite storage for the local drain: accepted batches and their entries.
+
+One connection behind a lock serves every thread. That is the only way a ``":memory:"``
+database is shared between the server's handler threads and a test reading it, and one
+connection inserting a whole batch per transaction (``executemany``) is far faster than
+any sender on the same machine. Files use WAL so another process (``sqlite3``, a second
+reader) can look at the data while the drain writes.
+
+Each entry is kept whole, as sent, in ``entries.json``; the other columns are copies for
+filtering and for people browsing the file with ``sqlite3``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import sqlite3
+import threading
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import orjson
+
+LEVEL_RANKS = {"debug": 10, "info": 20, "warn": 30, "error": 40, "critical": 50}
+
+# Levels the protocol does not name (custom ones) rank as info, so `level="warn"` hides them.
+_RANK_SQL = ("CASE level " + " ".join(f"WHEN '{name}' THEN {rank}" for name, rank in
+                                      LEVEL_RANKS.items()) + f" ELSE {LEVEL_RANKS['info']} END")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS batches (
+    batch_id    TEXT PRIMARY KEY,
+    received_at TEXT NOT NULL,
+    project_id  TEXT NOT NULL,
+    service     TEXT NOT NULL,
+    sdk         TEXT NOT NULL,
+    count       INTEGER NOT NULL,
+    envelope    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS entries (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    batch_id    TEXT NOT NULL,
+    position    INTEGER NOT NULL,
+    received_at TEXT NOT NULL,
+    timestamp   TEXT NOT NULL,
+    level       TEXT NOT NULL,
+    service     TEXT NOT NULL,
+    logger      TEXT NOT NULL,
+    message     TEXT NOT NULL,
+    trace_id    TEXT,
+    json        TEXT NOT NULL
+);
+"""
+
+
+class Store:
+    """Accepted batches, each stored exactly once, and their entries in arrival order."""
+
+    def __init__(self, path: str = ":memory:") -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False)
+        if path != ":memory:":
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def add_batch(self, envelope: Mapping[str, Any],
+                  encoded: Optional[Sequence[bytes]] = None) -> bool:
+        """Store a validated envelope and its logs; False (and nothing stored) for a repeat.
+
+        ``encoded`` holds the entries already serialized (the drain measures them for the
+        size limit anyway), so they are not serialized twice.
+        """
+        logs = envelope["logs"]
+        batch_id = envelope["batch_id"]
+        service = envelope["service"]
+        received = _now()
+        header = {name: value for name, value in envelope.items() if name != "logs"}
+        if encoded is None:
+            encoded = [orjson.dumps(entry) for entry in logs]
+        rows = [(batch_id, position, received, entry["timestamp"], entry["level"],
+                 entry.get("service") or service, entry["logger"], entry["message"],
+                 entry.get("trace_id"), text.decode())
+                for position, (entry, text) in enumerate(zip(logs, encoded))]
+        with self._lock, self._db:
+            added = self._db.execute(
+                "INSERT OR IGNORE INTO batches VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (batch_id, received, envelope["project_id"], service,
+                 orjson.dumps(envelope["sdk"]).decode(), len(rows), orjson.dumps(header).decode()),
+            ).rowcount
+            if not added:
+                return False
+            self._db.executemany(
+                "INSERT INTO entries (batch_id, position, received_at, timestamp, level, service,"
+                " logger, message, trace_id, json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        return True
+
+    def rows(self, level: Optional[str] = None, service: Optional[str] = None,
+             trace_id: Optional[str] = None, after_id: int = 0,
+             limit: Optional[int] = None) -> List[Tuple[int, Dict[str, Any]]]:
+        """``(id, entry)`` pairs in arrival order; ids let a tail resume with ``after_id``.
+
+        ``level`` keeps that level and the more severe ones (``"warn"``: warn, error,
+        critical); it must be one of the five protocol levels.
+        """
+        clauses: List[str] = ["id > ?"]
+        params: List[Any] = [after_id]
+        if level is not None:
+            if level not in LEVEL_RANKS:
+                raise ValueError(f"level must be one of {', '.join(LEVEL_RANKS)}; got {level!r}")
+            clauses.append(f"{_RANK_SQL} >= ?")
+            params.append(LEVEL_RANKS[level])
+        for column, value in (("service", service), ("trace_id", trace_id)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        sql = f"SELECT id, json FROM entries WHERE {' AND '.join(clauses)} ORDER BY id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        with self._lock:
+            found = self._db.execute(sql, params).fetchall()
+        return [(row_id, orjson.loads(text)) for row_id, text in found]
+
+    def entries(self, level: Optional[str] = None, service: Optional[str] = None,
+                trace_id: Optional[str] = None, after_id: int = 0,
+                limit: Optional[int] = None) -> List[Dict[str, Any]]:
+        """The stored entries as sent, in arrival order, filtered as ``rows`` describes."""
+        return [entry for _, entry in self.rows(level, service, trace_id, after_id, limit)]
+
+    def batches(self) -> List[Dict[str, Any]]:
+        """Every accepted envelope, with its ``logs``, in arrival order."""
+        with self._lock:
+            heads = self._db.execute("SELECT envelope FROM batches ORDER BY rowid").fetchall()
+            logs = self._db.execute("SELECT batch_id, json FROM entries ORDER BY id").fetchall()
+        envelopes = [orjson.loads(text) for (text,) in heads]
+        by_id = {envelope["batch_id"]: envelope for envelope in envelopes}
+        for envelope in envelopes:
+            envelope["logs"] = []
+        for batch_id, text in logs:
+            by_id[batch_id]["logs"].append(orjson.loads(text))
+        return envelopes
+
+    def batch_ids(self) -> List[str]:
+        """Ids of the accepted batches, in arrival order."""
+        with self._lock:
+            found = self._db.execute("SELECT batch_id FROM batches ORDER BY rowid").fetchall()
+        return [batch_id for (batch_id,) in found]
+
+    def count(self) -> int:
+        """How many entries are stored."""
+        with self._lock:
+            (total,) = self._db.execute("SELECT COUNT(*) FROM entries").fetchone()
+        return int(total)
+
+    def close(self) -> None:
+        """Close the connection; safe to call twice."""
+        with self._lock:
+            self._db.close()
+
+
+def _now() -> str:
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -1,0 +1,208 @@
+"""Process lifecycles for real: pools of every start method, kills, exits, dead drains."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from astralog_logging.testing import LocalDrain
+
+from ._procs import ROOT, drain_env, listeners_under, run_script
+
+SETUP = """
+import logging, os, sys, time
+sys.path.insert(0, %r)
+import astralog_logging
+from tests._procs import listeners_under
+handler = astralog_logging.AstralogHandler(flush_interval=0.2)
+root = logging.getLogger()
+root.addHandler(handler)
+root.setLevel(logging.INFO)
+log = logging.getLogger("proc")
+""" % ROOT
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
+def test_pools_of_every_start_method(drain: LocalDrain, method: str) -> None:
+    """Pool and ProcessPoolExecutor children log through the one listener, whatever starts them."""
+    out = run_script(SETUP + """
+import multiprocessing as mp
+from concurrent.futures import ProcessPoolExecutor
+
+def work(n):
+    for i in range(n):
+        log.info("child %%d", i, extra={"meta": {"src": "%(m)s"}})
+    return len(listeners_under(int(os.environ["ROOT_PID"])))
+
+if __name__ == "__main__":
+    os.environ["ROOT_PID"] = str(os.getpid())
+    ctx = mp.get_context("%(m)s")
+    init = dict(initializer=astralog_logging.init_worker, initargs=(handler,))
+    with ProcessPoolExecutor(2, mp_context=ctx, **init) as pool:
+        seen = list(pool.map(work, [500] * 4))
+    with ctx.Pool(2, **init) as pool:
+        seen += pool.map(work, [500] * 4)
+        pool.close()
+        pool.join()
+    print(sorted(set(seen)))
+""" % {"m": method}, drain_env(drain.endpoint, drain.token))
+    assert out.stdout.split() == ["[1]"], out.stdout  # one listener, seen from every child
+    records = drain.wait_for_records(4000)
+    assert len(records) == 4000
+    assert len({r["pid"] for r in records}) >= 2
+
+
+def test_child_that_returns_delivers_everything(drain: LocalDrain) -> None:
+    """A multiprocessing child logs 2,000 records and returns at once: all 2,000 arrive."""
+    run_script(SETUP + """
+import multiprocessing as mp
+
+def burst():
+    for i in range(2000):
+        log.info("burst %d", i, extra={"meta": {"i": i}})
+
+if __name__ == "__main__":
+    p = mp.get_context("fork").Process(target=burst)
+    p.start()
+    p.join()
+    assert p.exitcode == 0
+""", drain_env(drain.endpoint, drain.token))
+    records = drain.wait_for_records(2000)
+    assert [r["meta"]["i"] for r in records] == list(range(2000))
+
+
+def test_killed_producers_do_not_hurt_survivors(drain: LocalDrain) -> None:
+    """30 producers SIGKILLed mid-stream while 2 log steadily: every survivor record arrives
+    and the survivors exit promptly."""
+    out = run_script(SETUP + """
+import signal
+def spin(tag, n):
+    for i in range(n):
+        log.info("%s %d", tag, i, extra={"meta": {"tag": tag, "i": i}})
+
+victims = []
+for v in range(30):
+    pid = os.fork()
+    if pid == 0:
+        while True:
+            spin("victim", 1000)
+    victims.append(pid)
+survivors = []
+for s in range(2):
+    pid = os.fork()
+    if pid == 0:
+        spin(f"s{s}", 3000)
+        logging.shutdown()
+        os._exit(0)
+    survivors.append(pid)
+time.sleep(0.5)  # let the victims get going: the point is to kill them mid-write
+for pid in victims:
+    os.kill(pid, signal.SIGKILL)
+for pid in victims:
+    os.waitpid(pid, 0)
+started = time.monotonic()
+for pid in survivors:
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+print("survivors-exited-in", round(time.monotonic() - started, 1))
+""", drain_env(drain.endpoint, drain.token, ASTRALOG_MAX_QUEUE_SIZE="1000000"), timeout=120)
+    assert "survivors-exited-in" in out.stdout
+
+    def survivor_records() -> list[dict[str, object]]:
+        return [r for r in drain.records() if str(r["meta"]["tag"]).startswith("s")]
+
+    deadline = time.monotonic() + 60
+    while len(survivor_records()) < 6000 and time.monotonic() < deadline:
+        drain.wait_for_records(len(drain.records()) + 1, timeout=5)
+    for tag in ("s0", "s1"):
+        got = [r["meta"]["i"] for r in survivor_records() if r["meta"]["tag"] == tag]
+        assert got == list(range(3000)), f"{tag}: {len(got)} of 3000"
+
+
+def test_listener_killed_is_restarted(drain: LocalDrain) -> None:
+    """SIGKILL of the listener mid-stream: the owner starts a new one and says so; what was
+    in the queue meanwhile arrives."""
+    proc = subprocess.Popen([sys.executable, "-c", SETUP + """
+for i in range(200):
+    log.info("before %d", i, extra={"meta": {"i": i}})
+assert handler.flush(10)
+print(listeners_under(os.getpid())[0], flush=True)
+sys.stdin.readline()
+for i in range(200, 400):
+    log.info("after %d", i, extra={"meta": {"i": i}})
+assert handler.flush(20), handler.stats()
+print(handler.stats()["listener_alive"], flush=True)
+"""], env=drain_env(drain.endpoint, drain.token), stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdin is not None
+    listener = int(proc.stdout.readline())
+    os.kill(listener, signal.SIGKILL)
+    proc.stdin.write("go\n")
+    proc.stdin.flush()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert out.split() == ["True"]
+    assert "listener process died" in err
+    assert sorted(r["meta"]["i"] for r in drain.records()) == list(range(400))
+
+
+def test_owner_killed_listener_delivers_and_exits(drain: LocalDrain) -> None:
+    """SIGKILL of the owner: the listener delivers everything it had and exits; nothing of
+    ours is left running."""
+    drain.delay(0.5)  # keep records in the listener when the owner dies
+    proc = subprocess.Popen([sys.executable, "-c", SETUP + """
+for i in range(3000):
+    log.info("r %d", i, extra={"meta": {"i": i}})
+handler.hand_over(time.monotonic() + 10)
+print("handed", flush=True)
+time.sleep(60)
+"""], env=drain_env(drain.endpoint, drain.token), stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "handed"
+    listeners = listeners_under(proc.pid)
+    assert len(listeners) == 1
+    proc.kill()
+    proc.wait()
+    proc.stdout.close()
+    records = drain.wait_for_records(3000, timeout=30)
+    assert sorted(r["meta"]["i"] for r in records) == list(range(3000))
+    deadline = time.monotonic() + 10
+    while _running(listeners[0]):
+        if time.monotonic() > deadline:
+            raise AssertionError("the listener outlived its owner")
+        time.sleep(0.05)  # polling for the process to be gone, with a deadline
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's new parent may be slow to reap it)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_shutdown_with_dead_drain_is_bounded(drain: LocalDrain) -> None:
+    """A drain that never answers: exit takes at most shutdown_timeout + 1 s, and says how
+    many records were lost."""
+    drain.fail_ratio(1.0, status=503)
+    started = time.monotonic()
+    proc = run_script("""
+import logging, os, sys, time
+sys.path.insert(0, %r)
+import astralog_logging
+handler = astralog_logging.AstralogHandler(shutdown_timeout=2, flush_interval=0.1)
+logging.getLogger().addHandler(handler)
+for i in range(100):
+    logging.getLogger("x").warning("lost %%d", i)
+t = time.monotonic()
+handler.close()
+print(round(time.monotonic() - t, 2))
+""" % ROOT, drain_env(drain.endpoint, drain.token))
+    assert float(proc.stdout.split()[-1]) <= 2 + 1, proc.stdout
+    assert "100 records could not be delivered" in proc.stderr
+    assert time.monotonic() - started < 30
