@@ -35,10 +35,12 @@ def _new_producer_id() -> int:
 
 class Channel:
     def __init__(self, write_fd: int, stats: SharedStats, max_queue_size: int,
-                 reporter: Reporter, watch: Callable[[], None] = lambda: None) -> None:
+                 reporter: Reporter, watch: Callable[[], None] = lambda: None,
+                 overflow: str = "drop_newest") -> None:
         self.fd = write_fd
         self.stats = stats
         self.max_queue_size = max_queue_size
+        self.overflow = overflow
         self.reporter = reporter
         self.watch = watch  # called from the helper thread: the listener's health check
         self._reset()
@@ -66,7 +68,7 @@ class Channel:
     def put(self, entry: bytes) -> None:
         """Queue one serialized entry; never blocks on I/O, never raises for a full pipe."""
         with self._lock:
-            if self._queued >= self.max_queue_size:
+            if self._queued >= self.max_queue_size and not self._make_room():
                 self._drop(1, "the queue is full (max_queue_size)")
                 return
             self.enqueued += 1
@@ -87,6 +89,15 @@ class Channel:
                 self._wake.set()
 
     # -- framing and writing (lock held) -------------------------------------------------
+
+    def _make_room(self) -> bool:
+        """With ``overflow="drop_oldest"``, drop the oldest waiting frame for a new record."""
+        if self.overflow != "drop_oldest" or not self._backlog:
+            return False
+        _, count = self._backlog.popleft()
+        self._queued -= count
+        self._drop(count, "the queue is full (max_queue_size); oldest records dropped")
+        return True
 
     def _seal(self) -> None:
         if not self._pending:
@@ -163,6 +174,10 @@ class Channel:
             select.select([], [self.fd], [], timeout)
         except (OSError, ValueError):
             time.sleep(timeout)
+
+    def publish(self) -> None:
+        with self._lock:
+            self._publish()
 
     def _publish(self) -> None:
         if self._slot is None:

@@ -51,6 +51,12 @@ class Config:
     max_retries: int = 10
     retry_max_delay: float = 30.0
     retry_deadline: float = 300.0
+    max_buffer_bytes: int = 64 * MIB
+    overflow: str = "drop_newest"
+    spool_dir: Optional[str] = None
+    spool_max_bytes: int = 256 * MIB
+    on_error: Optional[str] = None
+    on_success: Optional[str] = None
 
     @property
     def token_fingerprint(self) -> str:
@@ -65,7 +71,12 @@ class Config:
 
     def listener_settings(self) -> dict[str, Any]:
         """The plain-data settings the listener process needs (sent over its stdin)."""
-        return dataclasses.asdict(self)
+        settings = dataclasses.asdict(self)
+        if self.spool_dir:
+            # One subdirectory per configuration, named without the token.
+            name = hashlib.sha256(repr(self.key).encode()).hexdigest()[:16]
+            settings["spool_path"] = os.path.join(self.spool_dir, name)
+        return settings
 
 
 def _env(name: str, value: Any) -> Any:
@@ -182,6 +193,12 @@ def build(
     max_retries: int = 10,
     retry_max_delay: float = 30.0,
     retry_deadline: float = 300.0,
+    max_buffer_bytes: int = 64 * MIB,
+    overflow: str = "drop_newest",
+    spool_dir: str | None = None,
+    spool_max_bytes: int = 256 * MIB,
+    on_error: SessionFactory = None,
+    on_success: SessionFactory = None,
 ) -> Config | None:
     """Validate everything; return None when disabled (then no credential is required)."""
     if not _flag("enabled", "ASTRALOG_ENABLED", enabled, True):
@@ -192,6 +209,17 @@ def build(
         raise ConfigError("verify must be True, False or the path of a CA bundle")
     if isinstance(verify, str) and not os.path.exists(verify):
         raise ConfigError(f"verify: CA bundle {verify!r} does not exist")
+    if overflow not in ("drop_newest", "drop_oldest"):
+        raise ConfigError(f'overflow must be "drop_newest" or "drop_oldest"; got {overflow!r}')
+    spool_dir = _env("ASTRALOG_SPOOL_DIR", spool_dir)
+    if spool_dir is not None:
+        spool_dir = os.path.abspath(os.path.expanduser(str(spool_dir)))
+        try:
+            os.makedirs(spool_dir, mode=0o700, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"spool_dir: cannot create {spool_dir!r} ({exc.strerror})") from None
+        if not os.access(spool_dir, os.W_OK):
+            raise ConfigError(f"spool_dir: {spool_dir!r} is not writable")
     config = Config(
         token=_required("token", "ASTRALOG_TOKEN", token),
         project_id=_required("project_id", "ASTRALOG_PROJECT_ID", project_id),
@@ -213,6 +241,14 @@ def build(
         max_retries=_number("max_retries", max_retries, integer=True, minimum=-1),
         retry_max_delay=_number("retry_max_delay", retry_max_delay, integer=False),
         retry_deadline=_number("retry_deadline", retry_deadline, integer=False),
+        max_buffer_bytes=_number("max_buffer_bytes", max_buffer_bytes, integer=True,
+                                 minimum=MIB - 1),
+        overflow=overflow,
+        spool_dir=spool_dir,
+        spool_max_bytes=_number("spool_max_bytes", spool_max_bytes, integer=True,
+                                minimum=MIB - 1),
+        on_error=dotted_path("on_error", on_error),
+        on_success=dotted_path("on_success", on_success),
     )
     if config.max_entry_bytes > config.max_batch_bytes:
         raise ConfigError("max_entry_bytes must not exceed max_batch_bytes")

@@ -10,6 +10,7 @@ figures it returns and the lines it reports.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import threading
 import time
@@ -32,15 +33,26 @@ class Tally:
     """What one delivery did, in records (except ``retried``, counted in attempts)."""
 
     sent: int = 0
-    failed: int = 0
+    failed: int = 0  # rejected for good (400)
+    deferred: int = 0  # gave up for now: no answer, 401/403, retries exhausted
     retried: int = 0
     batches: int = 0
     bytes_sent: int = 0
     last_status: int = 0
+    last_error: str = ""
 
 
 def new_batch_id() -> str:
     return os.urandom(16).hex()
+
+
+def derived_id(parent: str, suffix: str) -> str:
+    return hashlib.sha256(f"{parent}{suffix}".encode()).hexdigest()[:32]
+
+
+def _reason(result: SendResult) -> str:
+    reason = f"HTTP {result.status}" if result.status else "no answer"
+    return f"{reason}: {result.error}" if result.error else reason
 
 
 class Delivery:
@@ -70,6 +82,7 @@ class Delivery:
         # past ``shutdown_deadline``.
         self.shutting_down = threading.Event()
         self.shutdown_deadline = float("inf")
+        self.spooling = False
 
     def body(self, batch_id: str, entries: List[bytes]) -> bytes:
         raw = b"".join((self._head, batch_id.encode(), b'","logs":[', b",".join(entries), b"]}"))
@@ -78,13 +91,19 @@ class Delivery:
         packer = zlib.compressobj(1, zlib.DEFLATED, 31)  # wbits 31: a gzip member
         return packer.compress(raw) + packer.flush()
 
-    def deliver(self, entries: List[bytes]) -> Tally:
+    def deliver(self, entries: List[bytes], batch_id: Optional[str] = None) -> Tally:
+        """Send one batch until it is accepted, rejected for good, or retries give up.
+
+        A spooled batch passes its recorded ``batch_id``; the halves of a split and the
+        rest of a batch after a rejected entry get ids derived from it, so sending the
+        same spooled batch again after a crash repeats the same ids and the drain's
+        de-duplication holds all the way down.
+        """
         tally = Tally()
-        self._deliver(entries, tally)
+        self._deliver(entries, batch_id or new_batch_id(), tally)
         return tally
 
-    def _deliver(self, entries: List[bytes], tally: Tally) -> None:
-        batch_id = new_batch_id()  # fixed across the retries of this exact content
+    def _deliver(self, entries: List[bytes], batch_id: str, tally: Tally) -> None:
         body = self.body(batch_id, entries)
         result = self._send_with_retries(body, batch_id, tally)
         status = result.status
@@ -95,8 +114,8 @@ class Delivery:
             tally.bytes_sent += len(body)
         elif status == 413 and len(entries) > 1:
             half = len(entries) // 2
-            self._deliver(entries[:half], tally)
-            self._deliver(entries[half:], tally)
+            self._deliver(entries[:half], derived_id(batch_id, "a"), tally)
+            self._deliver(entries[half:], derived_id(batch_id, "b"), tally)
         elif status == 400 and result.index is not None and 0 <= result.index < len(entries):
             tally.failed += 1
             self.reporter.limited(
@@ -105,24 +124,27 @@ class Delivery:
                 "of its batch resent")
             rest = entries[: result.index] + entries[result.index + 1 :]
             if rest:
-                self._deliver(rest, tally)
+                self._deliver(rest, derived_id(batch_id, f"-{result.index}"), tally)
+        elif status is None or status in (401, 403) or retryable(result):
+            tally.deferred += len(entries)  # worth another try later (spool) or lost
+            tally.last_error = _reason(result)
+            self._report_failure(result, len(entries))
         else:
             tally.failed += len(entries)
+            tally.last_error = _reason(result)
             self._report_failure(result, len(entries))
 
     def _report_failure(self, result: SendResult, count: int) -> None:
-        status = result.status
-        reason = f"HTTP {status}" if status else "no answer"
-        if result.error:
-            reason += f": {result.error}"
-        if status in (401, 403):
+        reason = _reason(result)
+        fate = "kept in the spool" if self.spooling else "not delivered"
+        if result.status in (401, 403):
             self.reporter.once(
-                f"auth-{status}",
+                f"auth-{result.status}",
                 f"ASTRALOG REJECTED THE TOKEN ({reason}) for {self.transport.endpoint}; "
-                f"{count} records were not delivered and nothing will be until the token "
-                "is fixed")
+                f"{count} records were {fate}; nothing is delivered until the token is fixed")
             return
-        self.reporter.limited("failed", f"{count} records could not be delivered ({reason})")
+        self.reporter.limited("failed", f"{count} records could not be delivered ({reason}); "
+                              f"{fate}")
 
     def _send_with_retries(self, body: bytes, batch_id: str, tally: Tally) -> SendResult:
         started = self.clock()

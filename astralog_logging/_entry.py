@@ -143,7 +143,7 @@ class EntryEncoder:
         if cached[0] != second:
             cached = self._second = (second, _second_text(second))
         entry: dict[str, Any] = {
-            "timestamp": "%s.%06dZ" % (cached[1], micros - second * 1_000_000),
+            "timestamp": f"{cached[1]}.{micros - second * 1_000_000:06d}Z",
             "level": _LEVELS.get(record.levelname) or _level(record),
             "message": message,
             "logger": record.name,

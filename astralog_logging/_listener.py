@@ -1,4 +1,5 @@
-"""The listener process: read frames off the queue's pipe, batch, deliver, account.
+"""The listener process: read frames off the queue's pipe and the attach socket, batch,
+deliver, account.
 
 It runs as ``python -m astralog_logging._listener`` in a fresh interpreter, started by the
 process that owns it (see ``_owner``): a fresh interpreter never re-runs the application's
@@ -6,18 +7,18 @@ process that owns it (see ``_owner``): a fresh interpreter never re-runs the app
 never log back into its own pipeline. Its settings, token included, arrive on stdin, which
 no other process can read (argv and the environment can be).
 
-Two threads: the reader drains the pipe as fast as the kernel fills it and cuts batches;
-the sender delivers them one at a time, in order. A slow or dead drain therefore never
-backs the pipe up into the application processes until the listener's own memory bound
-(``max_buffer_bytes``) is reached, and what is over it is counted, not hidden.
+Two threads: this reader drains the pipe as fast as the kernel fills it and cuts batches
+into the outbox; the sender (``_sender``) delivers them in order. A slow or dead drain
+therefore never backs the pipe up into the application until the outbox's memory bound is
+reached, and what is over it is spooled or counted, never hidden.
 
-It stops on a STOP frame from its owner, on SIGTERM, or when the owner dies; in each case
-it first delivers what it has, bounded by ``shutdown_timeout``.
+It stops on a STOP frame from its owner, on SIGTERM, when the owner dies, or when every
+writer has closed the pipe; each time it first delivers what it has, bounded by what is
+left of ``shutdown_timeout``.
 """
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import logging
 import os
@@ -28,22 +29,23 @@ import socket
 import sys
 import threading
 import time
-from typing import Any, Deque, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterable, List, Optional
 
 import orjson
 
 from . import _wire
 from ._batching import Batcher
 from ._config import resolve
-from ._delivery import Delivery, Tally
+from ._delivery import Delivery
+from ._outbox import END, Outbox
 from ._report import Reporter
+from ._sender import Sender
 from ._shared import SharedStats
+from ._spool import Spool
 from ._transport import Transport
 
-_END = ("end",)
-Item = Union[Tuple[str, List[bytes]], Tuple[str, int, int], Tuple[str]]
 _READ_SIZE = 1 << 20
-_POLL = 0.25  # how often an idle reader checks that its owner is still alive
+_POLL = 0.25  # how often the reader checks that its owner is still alive
 
 
 class Listener:
@@ -52,10 +54,12 @@ class Listener:
         self.settings = settings
         self.read_fd = read_fd
         self.sock = sock
-        self.owner_gone = False
         self.stats = stats
         self.owner_pid = owner_pid
+        self.owner_gone = False
         self.reporter = Reporter()
+        self.parts: Dict[int, List[bytes]] = {}
+        self.stopping = threading.Event()
         factory = settings.get("session_factory")
         transport = Transport(
             settings["endpoint"], settings["token"], timeout=settings["timeout"],
@@ -68,14 +72,17 @@ class Listener:
             retry_max_delay=settings["retry_max_delay"],
             retry_deadline=settings["retry_deadline"], reporter=self.reporter,
         )
-        self.batcher = Batcher(settings["max_batch_size"], settings["max_batch_bytes"],
-                               settings["flush_interval"])
-        self.max_buffer_bytes = int(settings.get("max_buffer_bytes", 64 << 20))
-        self.cv = threading.Condition()
-        self.ready: Deque[Item] = collections.deque()
-        self.ready_bytes = 0
-        self.parts: Dict[int, List[bytes]] = {}
-        self.stopping = threading.Event()
+        spool = None
+        if settings.get("spool_path"):
+            spool = Spool(settings["spool_path"], settings["spool_max_bytes"])
+            self.delivery.spooling = True
+        self.outbox = Outbox(
+            Batcher(settings["max_batch_size"], settings["max_batch_bytes"],
+                    settings["flush_interval"]),
+            settings["max_buffer_bytes"], settings["overflow"], spool, stats, self.reporter)
+        self.sender = Sender(self.outbox, self.delivery, stats, self.reporter, spool,
+                             on_error=_optional(settings.get("on_error"), "on_error"),
+                             on_success=_optional(settings.get("on_success"), "on_success"))
 
     # -- reader thread -------------------------------------------------------------------
 
@@ -109,10 +116,7 @@ class Listener:
         malformed = pipe.malformed + datagrams.malformed
         if malformed:
             self.stats.add("malformed", malformed)
-        with self.cv:
-            self._enqueue(("batch", self.batcher.take()))
-            self.ready.append(_END)
-            self.cv.notify()
+        self.outbox.mark(END)
 
     def _take_datagrams(self, reader: _wire.FrameReader) -> None:
         for _ in range(256):  # then let the pipe have a turn
@@ -122,31 +126,27 @@ class Listener:
                 return
             self._take(reader.feed(data))
 
-    def _take(self, frames: Any) -> None:
-        received = 0
-        with self.cv:
-            now = time.monotonic()
-            for kind, producer, _seq, body in frames:
-                if kind == _wire.RECORDS:
-                    entries = body.split(b"\n")
-                    received += len(entries)
-                    for entry in entries:
-                        for batch in self.batcher.add(entry, now):
-                            self._enqueue(("batch", batch))
-                elif kind == _wire.PART:
-                    entry = self._assemble(producer, body)
-                    if entry is not None:
-                        received += 1
-                        for batch in self.batcher.add(entry, now):
-                            self._enqueue(("batch", batch))
-                elif kind == _wire.FLUSH:
-                    self._enqueue(("batch", self.batcher.take()))
-                    self.ready.append(("flush", *_wire.parse_flush(body)))
-                elif kind == _wire.STOP:
-                    self.begin_stop("", _wire.parse_stop(body))
-            self.cv.notify()
-        if received:
-            self.stats.add("received", received)
+    def _take(self, frames: Iterable[_wire.Frame]) -> None:
+        entries: List[bytes] = []
+        for kind, producer, _seq, body in frames:
+            if kind == _wire.RECORDS:
+                entries.extend(body.split(b"\n"))
+            elif kind == _wire.PART:
+                entry = self._assemble(producer, body)
+                if entry is not None:
+                    entries.append(entry)
+            elif kind == _wire.FLUSH:
+                self._add(entries)
+                entries = []
+                self.outbox.mark(("flush", *_wire.parse_flush(body)))
+            elif kind == _wire.STOP:
+                self.begin_stop("", _wire.parse_stop(body))
+        self._add(entries)
+
+    def _add(self, entries: List[bytes]) -> None:
+        if entries:
+            self.outbox.add(entries)
+            self.stats.add("received", len(entries))
 
     def _assemble(self, producer: int, body: bytes) -> Optional[bytes]:
         index, total, chunk = _wire.parse_part(body)
@@ -160,22 +160,6 @@ class Listener:
         self.parts[producer] = chunks
         return None
 
-    def _enqueue(self, item: Item) -> None:
-        if item[0] == "batch":
-            entries = item[1]
-            if not entries:
-                return
-            assert isinstance(entries, list)
-            size = sum(map(len, entries))
-            if self.ready_bytes + size > self.max_buffer_bytes:
-                self.stats.add("listener_dropped", len(entries))
-                self.reporter.limited(
-                    "overflow", f"the drain is not keeping up: {len(entries)} records dropped "
-                    f"(max_buffer_bytes={self.max_buffer_bytes} reached)")
-                return
-            self.ready_bytes += size
-        self.ready.append(item)
-
     def begin_stop(self, why: str, seconds_left: Optional[float] = None) -> None:
         if self.stopping.is_set():
             return
@@ -187,38 +171,9 @@ class Listener:
         self.delivery.shutting_down.set()
         self.stopping.set()
 
-    # -- sender (main thread) ------------------------------------------------------------
 
-    def send_forever(self) -> Tally:
-        total = Tally()
-        while True:
-            with self.cv:
-                while not self.ready:
-                    now = time.monotonic()
-                    batch = self.batcher.due(now)
-                    if batch:
-                        self._enqueue(("batch", batch))
-                        break
-                    deadline = self.batcher.deadline
-                    self.cv.wait(None if deadline is None else max(deadline - now, 0.001))
-                item = self.ready.popleft()
-                if item[0] == "batch":
-                    self.ready_bytes -= sum(map(len, item[1]))  # type: ignore[arg-type]
-            if item is _END:
-                return total
-            if item[0] == "flush":
-                self.stats.ack_flush(item[1], item[2])  # type: ignore[misc]
-                continue
-            tally = self.delivery.deliver(item[1])  # type: ignore[arg-type]
-            self._account(tally, total)
-
-    def _account(self, tally: Tally, total: Tally) -> None:
-        for field in ("sent", "failed", "retried", "batches", "bytes_sent"):
-            n = getattr(tally, field)
-            if n:
-                self.stats.add(field, n)
-                setattr(total, field, getattr(total, field) + n)
-        self.stats.set("last_status", tally.last_status)
+def _optional(path: Optional[str], setting: str) -> Any:
+    return resolve(setting, path) if path else None
 
 
 def main() -> int:
@@ -236,7 +191,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: listener.begin_stop("SIGTERM"))
     reader = threading.Thread(target=listener.read_forever, name="astralog-reader", daemon=True)
     reader.start()
-    total = listener.send_forever()
+    total = listener.sender.run()
     if total.failed:
         listener.reporter.say(f"{total.failed} records could not be delivered before exit")
     listener.delivery.transport.close()

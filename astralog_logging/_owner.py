@@ -59,7 +59,7 @@ class Link:
         self.stats = stats
         self.owner_pid = owner_pid
         self.channel = Channel(write_fd, stats, config.max_queue_size, reporter,
-                               watch=self.watch)
+                               watch=self.watch, overflow=config.overflow)
         self.wanted = True  # a listener should be running (the owner clears it at stop)
         self._next_check = 0.0
         self.handlers = 0
@@ -151,8 +151,12 @@ class OwnerLink(Link):
         try:
             process = self.process
             if self.wanted and process is not None and process.poll() is not None:
+                lost = self.stats.get("at_risk")
+                self.stats.set("at_risk", 0)
+                self.stats.add("lost", lost)
                 self.reporter.say(f"the listener process died (exit status "
-                                  f"{process.returncode}); starting a new one")
+                                  f"{process.returncode}) holding {lost} records that are "
+                                  "lost; starting a new one")
                 self.start()
         finally:
             self.lock.release()

@@ -33,6 +33,8 @@ LISTENER_FIELDS = (
     "spooled",
     "unspooled",
     "last_status",
+    "at_risk",
+    "lost",
 )
 PRODUCER_FIELDS = ("enqueued", "dropped", "filtered")
 
@@ -41,7 +43,9 @@ _L0 = 4  # first listener counter
 _R0 = _L0 + len(LISTENER_FIELDS)  # retired producer figures
 _SLOT_WORDS = 8  # producer id, pid, 3 producer figures, flush ack, spare
 _SLOTS = 2048
-_SIZE = 8 * (_HEADER_WORDS + _SLOTS * _SLOT_WORDS)
+_TEXT = 8 * (_HEADER_WORDS + _SLOTS * _SLOT_WORDS)  # the last error, as text
+_TEXT_BYTES = 512
+_SIZE = _TEXT + _TEXT_BYTES
 
 
 def _default_dir() -> str:
@@ -102,6 +106,16 @@ class SharedStats:
 
     def set(self, field: str, value: int) -> None:
         self._w[_L0 + LISTENER_FIELDS.index(field)] = value
+
+    def get(self, field: str) -> int:
+        return int(self._w[_L0 + LISTENER_FIELDS.index(field)])
+
+    def set_text(self, text: str) -> None:
+        data = text.encode("utf-8", "replace")[: _TEXT_BYTES - 1]
+        self._map[_TEXT : _TEXT + _TEXT_BYTES] = data.ljust(_TEXT_BYTES, b"\0")
+
+    def text(self) -> str:
+        return self._map[_TEXT : _TEXT + _TEXT_BYTES].split(b"\0", 1)[0].decode("utf-8", "replace")
 
     def ack_flush(self, slot: int, token: int) -> None:
         if 0 <= slot < _SLOTS:

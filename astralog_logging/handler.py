@@ -55,6 +55,12 @@ class AstralogHandler(logging.handlers.QueueHandler):
         max_retries: int = 10,
         retry_max_delay: float = 30.0,
         retry_deadline: float = 300.0,
+        max_buffer_bytes: int = 64 * _config.MIB,
+        overflow: str = "drop_newest",
+        spool_dir: Optional[str] = None,
+        spool_max_bytes: int = 256 * _config.MIB,
+        on_error: Union[str, Callable[[str, int], Any], None] = None,
+        on_success: Union[str, Callable[[int], Any], None] = None,
         tags: Union[Sequence[str], str, None] = None,
         meta: Optional[Mapping[str, Any]] = None,
         redact: Union[bool, Sequence[str]] = True,
@@ -84,7 +90,9 @@ class AstralogHandler(logging.handlers.QueueHandler):
             max_queue_size=max_queue_size, compression=compression, timeout=timeout,
             shutdown_timeout=shutdown_timeout, verify=verify, session_factory=session_factory,
             max_retries=max_retries, retry_max_delay=retry_max_delay,
-            retry_deadline=retry_deadline,
+            retry_deadline=retry_deadline, max_buffer_bytes=max_buffer_bytes,
+            overflow=overflow, spool_dir=spool_dir, spool_max_bytes=spool_max_bytes,
+            on_error=on_error, on_success=on_success,
         )
         self._encoder = EntryEncoder(
             tags=_config.string_list("tags", tags),
@@ -210,8 +218,10 @@ class AstralogHandler(logging.handlers.QueueHandler):
         link = self._link
         if link is None:
             return {"enabled": False}
+        link.channel.publish()
         figures: Dict[str, Any] = link.stats.totals()
         figures["dropped"] += figures.pop("listener_dropped")
+        figures["last_error"] = link.stats.text()
         figures["queue_depth"] = link.channel.queue_depth
         figures["listener_alive"] = link.listener_alive()
         return figures

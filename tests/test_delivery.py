@@ -70,7 +70,7 @@ def test_401_is_not_retried_and_said_once(drain: LocalDrain) -> None:
     delivery, out = _delivery(drain, token="wrong-token-value")
     for _ in range(3):
         tally = delivery.deliver([_entry(1)])
-        assert (tally.failed, tally.retried) == (1, 0)
+        assert (tally.deferred, tally.retried) == (1, 0)
     assert len(drain.requests()) == 3
     lines = out.getvalue().splitlines()
     assert len(lines) == 1 and "401" in lines[0] and "wrong-token-value" not in lines[0]
@@ -92,7 +92,7 @@ def test_retries_stop_at_max_retries(drain: LocalDrain) -> None:
     drain.fail_next(*([503] * 10))
     delivery, out = _delivery(drain, retries=2)
     tally = delivery.deliver([_entry(1)])
-    assert (tally.sent, tally.failed, tally.retried) == (0, 1, 2)
+    assert (tally.sent, tally.deferred, tally.retried) == (0, 1, 2)
     assert len(drain.requests()) == 3
     assert "could not be delivered" in out.getvalue()
 
@@ -105,5 +105,5 @@ def test_shutdown_deadline_bounds_retries(drain: LocalDrain) -> None:
     delivery.shutting_down.set()
     started = time.monotonic()
     tally = delivery.deliver([_entry(1)])
-    assert tally.failed == 1
+    assert tally.deferred == 1
     assert time.monotonic() - started < 10, "waited for the 60 s Retry-After"

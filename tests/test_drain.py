@@ -345,13 +345,15 @@ def test_refuse_for_refuses_connects_then_reopens_same_port(drain: LocalDrain) -
             "Authorization": f"Bearer {drain.token}", "Content-Type": "application/json",
             "Idempotency-Key": body["batch_id"], "User-Agent": USER_AGENT}}
         assert session.post(drain.endpoint, **kwargs).status_code == 200
-        drain.refuse_for(0.5)
+        refused_at = time.monotonic()
+        drain.refuse_for(1.0)
         with pytest.raises(requests.ConnectionError):
             session.post(drain.endpoint, **kwargs)
         host, port = drain.endpoint.split("/")[2].split(":")
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection((host, int(port)), timeout=5).close()
         drain.wait_listening(timeout=10)
+        assert time.monotonic() - refused_at >= 1.0
         assert session.post(drain.endpoint, **kwargs).status_code == 200
 
 
@@ -421,7 +423,7 @@ def test_child_processes_post_and_do_not_hold_the_port(drain: LocalDrain, method
     child.start()
     try:
         drain.wait_for_records(3, timeout=30)
-        drain.refuse_for(0.2)
+        drain.refuse_for(30)  # the fixture's stop ends the window
         host, port = drain.endpoint.split("/")[2].split(":")
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection((host, int(port)), timeout=5).close()
@@ -429,6 +431,17 @@ def test_child_processes_post_and_do_not_hold_the_port(drain: LocalDrain, method
         hold.set()
         child.join(10)
     assert child.exitcode == 0
+
+
+def test_callbacks_see_each_stored_record_and_batch_once() -> None:
+    """on_record runs per newly stored entry and on_batch per new envelope; repeats are silent."""
+    records: List[Dict[str, Any]] = []
+    batches: List[Dict[str, Any]] = []
+    with DrainServer(token="t", on_record=records.append, on_batch=batches.append) as server:
+        body = _body()
+        for _ in range(2):
+            assert _post(_Target(server.endpoint, "t"), body).status_code == 200
+    assert records == body["logs"] and batches == [body]
 
 
 def test_slow_body_is_408() -> None:

@@ -51,7 +51,7 @@ arguments = st.one_of(st.tuples(), st.lists(values, max_size=3).map(tuple),
 ENCODER = EntryEncoder(tags=["base"], meta={"env": "test"}, max_entry_bytes=2048)
 
 
-@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(msg=messages, args=arguments, meta=st.dictionaries(keys, values, max_size=5),
        extra=st.dictionaries(raw_text.filter(str.isidentifier), values, max_size=3),
        tags=st.one_of(st.none(), raw_text, st.lists(st.one_of(raw_text, st.integers()))))

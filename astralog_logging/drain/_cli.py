@@ -27,10 +27,10 @@ def run(host: str, port: int, token: str, db: str, quiet: bool = False) -> int:
     """Serve until Ctrl-C or SIGTERM, printing arriving records unless ``quiet``; returns 0."""
     printing = threading.Lock()  # lines from concurrent connections must not interleave
 
-    def show(entry: Dict[str, Any], service: str) -> None:
-        line = format_record(entry, service)
+    def show(envelope: Dict[str, Any]) -> None:
+        lines = [format_record(entry, envelope["service"]) for entry in envelope["logs"]]
         with printing:
-            print(line, flush=True)
+            print("\n".join(lines), flush=True)
 
     def complain(info: RequestInfo) -> None:
         if info.status is not None and info.status >= 400:
@@ -39,7 +39,7 @@ def run(host: str, port: int, token: str, db: str, quiet: bool = False) -> int:
 
     stop = threading.Event()
     server = DrainServer(host=host, port=port, token=token, db_path=db,
-                         on_record=None if quiet else show, on_request=complain)
+                         on_batch=None if quiet else show, on_request=complain)
     try:
         server.start()
     except OSError as exc:

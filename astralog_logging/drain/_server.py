@@ -73,16 +73,18 @@ class FaultPlan(Protocol):
         """Seconds to wait before answering, and a reply to give instead of the real one."""
 
 
-OnRecord = Callable[[Dict[str, Any], str], None]  # (entry, its service or the envelope's)
+OnRecord = Callable[[Dict[str, Any]], None]
+OnBatch = Callable[[Dict[str, Any]], None]
 OnRequest = Callable[[RequestInfo], None]
 
 
 class DrainServer:
     """A protocol v1 drain on one port: validates, deduplicates and stores what it gets.
 
-    ``on_record`` runs once per newly stored entry and ``on_request`` once per HTTP request
-    just before it is answered, both on the connection's thread: keep them quick and make
-    them not raise. ``faults`` (``astralog_logging.testing`` has one) is consulted first.
+    ``on_record`` runs once per newly stored entry, ``on_batch`` once per newly stored
+    envelope (with its logs) and ``on_request`` once per HTTP request just before it is
+    answered, all on the connection's thread: keep them quick and make them not raise.
+    ``faults`` (``astralog_logging.testing`` has one) is consulted first.
     A ``store`` passed in is used instead of opening ``db_path`` and is left open at stop.
     """
 
@@ -90,7 +92,7 @@ class DrainServer:
                  token: str = "default-secret-token", db_path: str = ":memory:",
                  on_record: Optional[OnRecord] = None, on_request: Optional[OnRequest] = None,
                  faults: Optional[FaultPlan] = None, read_timeout: float = 30.0,
-                 store: Optional[Store] = None) -> None:
+                 store: Optional[Store] = None, on_batch: Optional[OnBatch] = None) -> None:
         self.host = host
         self.token = token
         self.read_timeout = read_timeout
@@ -99,6 +101,7 @@ class DrainServer:
         self.faults = faults
         self._port = port
         self._on_record = on_record
+        self._on_batch = on_batch
         self._on_request = on_request
         self._lifecycle = threading.Lock()
         self._stopping = threading.Event()
@@ -227,9 +230,12 @@ class DrainServer:
                 payload["index"] = checked.index
             return Reply(checked.status, payload), body
         logs = body["logs"]
-        if self.store.add_batch(body, checked) and self._on_record is not None:
-            for entry in logs:
-                self._on_record(entry, entry.get("service") or body["service"])
+        if self.store.add_batch(body, checked):
+            if self._on_batch is not None:
+                self._on_batch(body)
+            if self._on_record is not None:
+                for entry in logs:
+                    self._on_record(entry)
         return Reply(200, {"accepted": len(logs)}), body
 
     def _report(self, reply: Reply, headers: Dict[str, str], body: Any, received: float) -> None:

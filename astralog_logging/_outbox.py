@@ -1,0 +1,151 @@
+"""The listener's outbox: batches waiting for the sender, bounded in memory, spooled first.
+
+The reader thread adds entries (the batcher inside decides where batches end) and markers;
+the sender takes them in order. Three promises meet here, which is why they share one lock:
+memory stays under ``max_buffer_bytes`` (``overflow`` chooses what goes when it is full);
+with a spool every batch is written to disk before anyone may send it; and ``at_risk``
+always says how many received entries would be lost if this process died now, so the
+owner can count a killed listener's loss exactly.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import threading
+import time
+from typing import Deque, List, Optional, Tuple, Union
+
+from ._batching import Batcher
+from ._delivery import Tally, new_batch_id
+from ._report import Reporter
+from ._shared import SharedStats
+from ._spool import Segment, Spool
+
+
+@dataclasses.dataclass
+class Batch:
+    entries: List[bytes]
+    batch_id: str
+    size: int
+    segment: Optional[Segment] = None
+
+
+Marker = Tuple[str, int, int]  # ("flush", slot, token) or ("end", 0, 0)
+Item = Union[Batch, Marker]
+END: Marker = ("end", 0, 0)
+
+
+class Outbox:
+    def __init__(self, batcher: Batcher, max_bytes: int, overflow: str,
+                 spool: Optional[Spool], stats: SharedStats, reporter: Reporter) -> None:
+        self.cv = threading.Condition()
+        self.batcher = batcher
+        self.max_bytes = max_bytes
+        self.overflow = overflow
+        self.spool = spool
+        self.stats = stats
+        self.reporter = reporter
+        self._items: Deque[Item] = collections.deque()
+        self._bytes = 0
+        self._at_risk = 0
+
+    # -- reader side (takes the lock itself) ----------------------------------------------
+
+    def add(self, entries: List[bytes]) -> None:
+        with self.cv:
+            now = time.monotonic()
+            self._risk(len(entries))
+            for entry in entries:
+                for closed in self.batcher.add(entry, now):
+                    self._push(closed)
+            self.cv.notify()
+
+    def mark(self, marker: Marker) -> None:
+        """Close the open batch, then queue ``marker`` behind everything before it."""
+        with self.cv:
+            self._push(self.batcher.take())
+            self._items.append(marker)
+            self.cv.notify()
+
+    # -- sender side ---------------------------------------------------------------------
+
+    def next(self) -> Item:
+        """The next item in order; closes the open batch when its interval is up."""
+        with self.cv:
+            while not self._items:
+                now = time.monotonic()
+                closed = self.batcher.due(now)
+                if closed:
+                    self._push(closed)
+                    break
+                deadline = self.batcher.deadline
+                self.cv.wait(None if deadline is None else max(deadline - now, 0.001))
+            item = self._items.popleft()
+            if isinstance(item, Batch):
+                self._bytes -= item.size
+            return item
+
+    def resolved(self, batch: Batch, tally: Tally) -> None:
+        """Record a delivery's outcome: a spooled batch is deleted or kept for later."""
+        with self.cv:
+            if batch.segment is not None and self.spool is not None:
+                if tally.deferred:
+                    self.spool.gave_up(batch.segment)
+                    self.stats.add("spooled", tally.deferred)
+                    self._enforce_spool_limit()
+                else:
+                    self.spool.delivered(batch.segment)
+            else:
+                self._risk(-len(batch.entries))
+
+    # -- inside the lock -----------------------------------------------------------------
+
+    def _push(self, entries: List[bytes]) -> None:
+        if not entries:
+            return
+        batch = Batch(entries, new_batch_id(), sum(map(len, entries)))
+        if self.spool is not None:
+            batch.segment = self.spool.append(batch.batch_id, entries)
+            self._risk(-len(entries))  # on disk now: a crash no longer loses it
+        while self._bytes + batch.size > self.max_bytes:
+            if self.overflow == "drop_oldest" and self._drop_oldest():
+                continue
+            self._shed(batch)
+            return
+        self._items.append(batch)
+        self._bytes += batch.size
+
+    def _drop_oldest(self) -> bool:
+        for i, item in enumerate(self._items):
+            if isinstance(item, Batch):
+                del self._items[i]
+                self._bytes -= item.size
+                self._shed(item)
+                return True
+        return False
+
+    def _shed(self, batch: Batch) -> None:
+        """Memory is full: a spooled batch waits on disk, otherwise it is dropped, counted."""
+        count = len(batch.entries)
+        if batch.segment is not None and self.spool is not None:
+            self.spool.gave_up(batch.segment)
+            self.stats.add("spooled", count)
+            self._enforce_spool_limit()
+            return
+        self._risk(-count)
+        self.stats.add("listener_dropped", count)
+        self.reporter.limited("overflow", f"the drain is not keeping up: {count} records "
+                              f"dropped (max_buffer_bytes={self.max_bytes} is full)")
+
+    def _enforce_spool_limit(self) -> None:
+        assert self.spool is not None
+        lost = self.spool.enforce_limit()
+        if lost:
+            self.stats.add("listener_dropped", lost)
+            self.reporter.limited("spool-full", f"the spool is full (spool_max_bytes): "
+                                  f"{lost} of its oldest records deleted")
+
+    def _risk(self, change: int) -> None:
+        self._at_risk += change
+        self.stats.set("at_risk", self._at_risk)

@@ -1,0 +1,106 @@
+"""The listener's sender: take the outbox's items in order and get each batch delivered.
+
+One batch at a time, so batches reach the drain in the order they closed; a batch that is
+being retried holds the ones behind it in the outbox (bounded there). After a success, and
+at start, batches left in the spool by earlier failures or an earlier run are sent again,
+oldest first, with their original batch ids.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Optional
+
+from ._delivery import Delivery, Tally
+from ._outbox import END, Batch, Outbox
+from ._report import Reporter
+from ._shared import SharedStats
+from ._spool import Spool, read_segment
+
+_RESEND_PAUSE = 5.0  # seconds between attempts to empty the spool while the drain fails
+
+
+class Sender:
+    def __init__(self, outbox: Outbox, delivery: Delivery, stats: SharedStats,
+                 reporter: Reporter, spool: Optional[Spool],
+                 on_error: Optional[Callable[[str, int], Any]] = None,
+                 on_success: Optional[Callable[[int], Any]] = None) -> None:
+        self.outbox = outbox
+        self.delivery = delivery
+        self.stats = stats
+        self.reporter = reporter
+        self.spool = spool
+        self.on_error = on_error
+        self.on_success = on_success
+        self.total = Tally()
+        self._next_resend = 0.0
+
+    def run(self) -> Tally:
+        self._resend()
+        while True:
+            item = self.outbox.next()
+            if item is END:
+                if self.spool is not None:
+                    with self.outbox.cv:
+                        self.spool.close()
+                return self.total
+            if not isinstance(item, Batch):
+                self.stats.ack_flush(item[1], item[2])
+                continue
+            if time.monotonic() >= self.delivery.shutdown_deadline:
+                tally = Tally(deferred=len(item.entries), last_error="shutdown_timeout ran out")
+            else:
+                tally = self.delivery.deliver(item.entries, item.batch_id)
+            self.outbox.resolved(item, tally)
+            self._account(tally)
+            if tally.sent and not tally.deferred:
+                self._resend()
+
+    def _resend(self) -> None:
+        """Send spooled batches again, oldest first, until one fails."""
+        spool = self.spool
+        now = time.monotonic()
+        if spool is None or now < self._next_resend:
+            return
+        self._next_resend = now + _RESEND_PAUSE
+        for segment in spool.resendable():
+            for batch_id, entries in read_segment(segment.path):
+                if time.monotonic() >= self.delivery.shutdown_deadline:
+                    return
+                tally = self.delivery.deliver(entries, batch_id)
+                self._account(tally, resent=True)
+                if tally.deferred:
+                    return  # still failing: the whole segment stays for next time
+            with self.outbox.cv:
+                spool.resent(segment)
+
+    def _account(self, tally: Tally, resent: bool = False) -> None:
+        spooled = self.spool is not None
+        figures = {
+            "sent": tally.sent,
+            "unspooled": tally.sent if resent else 0,
+            "failed": tally.failed + (0 if spooled else tally.deferred),
+            "retried": tally.retried,
+            "batches": tally.batches,
+            "bytes_sent": tally.bytes_sent,
+        }
+        for field, n in figures.items():
+            if n:
+                self.stats.add(field, n)
+        self.total.sent += tally.sent
+        self.total.failed += figures["failed"]
+        self.stats.set("last_status", tally.last_status)
+        if tally.last_error:
+            self.stats.set_text(tally.last_error)
+        self._call(self.on_success, tally.sent)
+        lost = tally.failed + tally.deferred
+        if lost and self.on_error is not None:
+            self._call(self.on_error, tally.last_error, lost)
+
+    def _call(self, callback: Optional[Callable[..., Any]], *args: Any) -> None:
+        if callback is None or not args[-1]:
+            return
+        try:
+            callback(*args)
+        except Exception as exc:  # a user's callback must not stop delivery
+            self.reporter.limited("callback", f"{callback!r} raised {exc!r}")

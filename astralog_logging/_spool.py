@@ -1,0 +1,162 @@
+"""The disk spool: batches the drain has not accepted yet, kept across crashes and restarts.
+
+When ``spool_dir`` is set the listener writes every batch here *before* it tries to send
+it (a write-ahead log), so a killed listener loses only its open batch, and a batch that
+cannot be delivered now (drain down, retries exhausted, shutdown, a rejected token) stays
+on disk until it can. Batches keep their batch_id across the spool, so a batch that did
+reach the drain before a crash is not stored twice when it is sent again.
+
+Layout: segment files ``<seconds>-<pid>-<n>.spool`` (0600) in a subdirectory named by a
+hash of the configuration (never the token). A segment is a sequence of records::
+
+    magic "ALSP" | length (4) | crc32 (4) | entry count (4) | batch_id (32) | entries
+
+entries joined by ``\\n``. A torn write at the end (a crash mid-append) fails its length or
+CRC check and ends the segment there: detected, never parsed as garbage.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import struct
+import time
+import zlib
+from typing import Dict, Iterator, List, Optional, Tuple
+
+_MAGIC = b"ALSP"
+_HEAD = struct.Struct("!4sIII")
+_ID = 32
+SEGMENT_BYTES = 4 << 20
+
+
+@dataclasses.dataclass
+class Segment:
+    path: str
+    size: int = 0
+    records: int = 0  # entries, for counting what a deletion loses
+    outstanding: int = 0  # batches written and not yet resolved
+    dirty: bool = False  # holds a batch that gave up: send it again later
+    closed: bool = False
+
+
+class Spool:
+    def __init__(self, directory: str, max_bytes: int) -> None:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        self.directory = directory
+        self.max_bytes = max_bytes
+        self._seq = 0
+        self.segments: Dict[str, Segment] = {}
+        for name in sorted(os.listdir(directory)):
+            if name.endswith(".spool"):
+                path = os.path.join(directory, name)
+                seg = Segment(path, os.path.getsize(path), dirty=True, closed=True)
+                seg.records = sum(len(e) for _, e in read_segment(path))
+                self.segments[path] = seg
+        self._current: Optional[Segment] = None
+
+    # -- writing -------------------------------------------------------------------------
+
+    def append(self, batch_id: str, entries: List[bytes]) -> Segment:
+        """Write one batch durably enough to survive the process (not the machine)."""
+        seg = self._current
+        if seg is None or seg.size >= SEGMENT_BYTES:
+            seg = self._rotate()
+        body = batch_id.encode() + b"\n".join(entries)
+        record = _HEAD.pack(_MAGIC, len(body), zlib.crc32(body), len(entries)) + body
+        fd = os.open(seg.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, record)
+        finally:
+            os.close(fd)
+        seg.size += len(record)
+        seg.records += len(entries)
+        seg.outstanding += 1
+        return seg
+
+    def _rotate(self) -> Segment:
+        if self._current is not None:
+            self._close(self._current)
+        self._seq += 1
+        name = f"{int(time.time()):011d}-{os.getpid()}-{self._seq:06d}.spool"
+        seg = self._current = self.segments[os.path.join(self.directory, name)] = Segment(
+            os.path.join(self.directory, name))
+        return seg
+
+    def close(self) -> None:
+        """At exit: the open segment is done; it goes if everything in it was delivered."""
+        if self._current is not None:
+            self._close(self._current)
+
+    def _close(self, seg: Segment) -> None:
+        seg.closed = True
+        if seg is self._current:
+            self._current = None
+        self._maybe_delete(seg)
+
+    # -- outcomes ------------------------------------------------------------------------
+
+    def delivered(self, seg: Segment) -> None:
+        seg.outstanding -= 1
+        self._maybe_delete(seg)
+
+    def gave_up(self, seg: Segment) -> None:
+        """Keep the batch for a later attempt; close its segment so it can be resent whole."""
+        seg.outstanding -= 1
+        seg.dirty = True
+        if not seg.closed:
+            self._close(seg)
+
+    def _maybe_delete(self, seg: Segment) -> None:
+        if seg.closed and seg.outstanding <= 0 and not seg.dirty:
+            self._remove(seg)
+
+    def _remove(self, seg: Segment) -> None:
+        self.segments.pop(seg.path, None)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(seg.path)
+
+    def enforce_limit(self) -> int:
+        """Delete the oldest resendable segments beyond max_bytes; return entries lost."""
+        lost = 0
+        total = sum(s.size for s in self.segments.values())
+        for seg in sorted(self.segments.values(), key=lambda s: s.path):
+            if total <= self.max_bytes:
+                break
+            if seg.dirty and seg.outstanding <= 0:
+                total -= seg.size
+                lost += seg.records
+                self._remove(seg)
+        return lost
+
+    # -- resending -----------------------------------------------------------------------
+
+    def resendable(self) -> List[Segment]:
+        """Closed segments holding batches that gave up, oldest first."""
+        return sorted((s for s in self.segments.values() if s.dirty and s.outstanding <= 0),
+                      key=lambda s: s.path)
+
+    def resent(self, seg: Segment) -> None:
+        seg.dirty = False
+        self._maybe_delete(seg)
+
+
+def read_segment(path: str) -> Iterator[Tuple[str, List[bytes]]]:
+    """Yield (batch_id, entries) up to the first torn or corrupt record."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return
+    pos = 0
+    while pos + _HEAD.size <= len(data):
+        magic, length, crc, count = _HEAD.unpack_from(data, pos)
+        body = data[pos + _HEAD.size : pos + _HEAD.size + length]
+        if magic != _MAGIC or len(body) != length or zlib.crc32(body) != crc or length < _ID:
+            return
+        entries = body[_ID:].split(b"\n") if length > _ID else []
+        if len(entries) != count:
+            return
+        yield body[:_ID].decode("ascii"), entries
+        pos += _HEAD.size + length

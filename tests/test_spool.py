@@ -1,0 +1,71 @@
+"""The disk spool on its own: what is written reads back, torn tails are detected, bounds hold."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from astralog_logging._spool import Spool, read_segment
+
+ID = "0" * 31 + "1"
+
+
+def test_written_batches_read_back_in_order(tmp_path: Path) -> None:
+    """Batches come back with their ids and entries, oldest first."""
+    spool = Spool(str(tmp_path), 1 << 30)
+    spool.append(ID, [b'{"a":1}', b'{"b":2}'])
+    seg = spool.append("f" * 32, [b'{"c":3}'])
+    assert list(read_segment(seg.path)) == [(ID, [b'{"a":1}', b'{"b":2}']),
+                                            ("f" * 32, [b'{"c":3}'])]
+    assert stat.S_IMODE(os.stat(seg.path).st_mode) == 0o600
+
+
+def test_torn_tail_is_detected_not_parsed(tmp_path: Path) -> None:
+    """A crash mid-append loses that batch only; nothing after it is trusted."""
+    spool = Spool(str(tmp_path), 1 << 30)
+    seg = spool.append(ID, [b'{"a":1}'])
+    spool.append("f" * 32, [b'{"long":"' + b"x" * 100 + b'"}'])
+    data = Path(seg.path).read_bytes()
+    Path(seg.path).write_bytes(data[:-10])
+    assert [bid for bid, _ in read_segment(seg.path)] == [ID]
+    Path(seg.path).write_bytes(data[:20] + b"\xff" + data[21:])
+    assert list(read_segment(seg.path)) == []
+
+
+def test_delivered_segments_are_deleted_given_up_kept(tmp_path: Path) -> None:
+    """A segment goes once its batches are delivered; one that gave up stays, resendable."""
+    spool = Spool(str(tmp_path), 1 << 30)
+    seg = spool.append(ID, [b"{}"])
+    spool.gave_up(seg)
+    assert spool.resendable() == [seg] and os.path.exists(seg.path)
+    spool.resent(seg)
+    assert not os.path.exists(seg.path)
+    seg2 = spool.append(ID, [b"{}"])
+    spool.delivered(seg2)
+    assert os.path.exists(seg2.path)  # still the open segment
+    spool._rotate()
+    assert not os.path.exists(seg2.path)
+
+
+def test_a_new_spool_finds_the_old_runs_segments(tmp_path: Path) -> None:
+    """Segments left by a crashed or stopped run are resendable by the next one."""
+    first = Spool(str(tmp_path), 1 << 30)
+    first.append(ID, [b"{}", b"{}"])
+    second = Spool(str(tmp_path), 1 << 30)
+    [seg] = second.resendable()
+    assert seg.records == 2
+
+
+def test_limit_deletes_oldest_and_counts(tmp_path: Path) -> None:
+    """Past spool_max_bytes the oldest resendable segments go, and their entries are counted."""
+    spool = Spool(str(tmp_path), 1 << 30)
+    kept = []
+    for _ in range(3):
+        seg = spool.append(ID, [b"x" * 1000] * 5)
+        spool.gave_up(seg)
+        kept.append(seg)
+    spool.max_bytes = 2 * kept[0].size
+    assert spool.enforce_limit() == 5
+    assert not os.path.exists(kept[0].path)
+    assert all(os.path.exists(s.path) for s in kept[1:])
