@@ -8,9 +8,9 @@ batches, compresses and delivers to Astralog, retrying through outages. See the 
 from __future__ import annotations
 
 from ._context import context
+from ._pool import init_worker
 from ._version import __version__
 from .exceptions import AstralogError, ConfigError
-from ._pool import init_worker
 from .handler import AstralogHandler
 
 __all__ = [

@@ -28,7 +28,7 @@ PROTOCOL_MAX_ENTRY = 256 * 1024
 _FALSE = {"0", "false", "no", "off", ""}
 _TRUE = {"1", "true", "yes", "on"}
 
-SessionFactory = Union[str, Callable[[], Any], None]
+SessionFactory = Union[str, Callable[..., Any], None]
 
 
 @dataclasses.dataclass(frozen=True)

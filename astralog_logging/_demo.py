@@ -33,8 +33,9 @@ def _work(worker: int, records: int) -> None:
         level = _level_of(n)
         with context(request_id=f"req-{worker}-{n // 10}"):
             if level == "error" and n % 40 == 19:
+                orders: Dict[str, int] = {}
                 try:
-                    {}["missing"]  # noqa: B018 - a real exception with a real traceback
+                    orders[f"order-{n}"] += 1  # a real KeyError with a real traceback
                 except KeyError:
                     log.exception("order %s failed", n, extra={"meta": {"order": n}})
                 continue

@@ -7,6 +7,7 @@ keeps the connection alive between batches.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import email.utils
 import platform
@@ -18,7 +19,8 @@ import requests
 
 from ._version import __version__
 
-USER_AGENT = f"astralog-logging/{__version__} python/{'.'.join(platform.python_version_tuple()[:2])}"
+_PYTHON = ".".join(platform.python_version_tuple()[:2])
+USER_AGENT = f"astralog-logging/{__version__} python/{_PYTHON}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,10 +79,8 @@ class Transport:
 def _result(response: requests.Response) -> SendResult:
     status = response.status_code
     payload: Any = None
-    try:
+    with contextlib.suppress(orjson.JSONDecodeError, requests.RequestException):
         payload = orjson.loads(response.content)
-    except (orjson.JSONDecodeError, requests.RequestException):
-        pass
     if not isinstance(payload, dict):
         payload = {}
     index = payload.get("index")
@@ -105,8 +105,6 @@ def parse_retry_after(value: Optional[str], now: Optional[float] = None) -> Opti
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 

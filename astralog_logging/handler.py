@@ -20,6 +20,7 @@ from . import _config, _owner
 from ._entry import EntryEncoder
 from ._redact import DEFAULT_REDACT_KEYS, normalize_key
 from ._report import Reporter
+from .exceptions import ConfigError
 
 _FLUSH_POLL_MAX = 0.02  # seconds between looks at the listener's acknowledgement
 _KNOWN_THREAD_QUEUE_KEYS = ("handlers", "respect_handler_level", "listener")
@@ -78,7 +79,7 @@ class AstralogHandler(logging.handlers.QueueHandler):
         if unknown:
             name = sorted(unknown)[0]
             hint = difflib.get_close_matches(name, _SETTINGS, n=1)
-            raise _config.ConfigError(
+            raise ConfigError(
                 f"unknown setting {name!r}" + (f"; did you mean {hint[0]!r}?" if hint else ""))
         logging.Handler.__init__(self, level)
         self.listener = None  # dictConfig may attach a QueueListener here; it is never started
@@ -108,7 +109,7 @@ class AstralogHandler(logging.handlers.QueueHandler):
         self._root_level = logging.NOTSET
         self._link: Optional[_owner.Link] = None
         if self._config is None:
-            self.queue = None
+            self.queue = None  # type: ignore[assignment]  # disabled: no queue at all
             return
         self._link = _owner.attach(self._config, self._reporter, _address)
         self.queue = self._link.queue
@@ -141,7 +142,7 @@ class AstralogHandler(logging.handlers.QueueHandler):
 
     def handle(self, record: logging.LogRecord) -> Any:
         """Filter, then emit without the handler lock: the channel has its own, shorter one."""
-        rv = self.filter(record)
+        rv: Any = self.filter(record)  # 3.12+ may return a replacement record
         if isinstance(rv, logging.LogRecord):
             record = rv
         if rv:
@@ -163,7 +164,7 @@ class AstralogHandler(logging.handlers.QueueHandler):
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    def flush(self, timeout: Optional[float] = None) -> bool:
+    def flush(self, timeout: Optional[float] = None) -> bool:  # type: ignore[override]
         """Wait until this process's records so far are accepted by the drain or given up.
 
         Bounded by ``timeout`` (default ``shutdown_timeout``) because logging.shutdown
@@ -260,7 +261,7 @@ def _callable(setting: str, value: Any) -> Any:
         return value
     if isinstance(value, str):
         return _config.resolve(setting, value)
-    raise _config.ConfigError(f"{setting} must be a callable or a dotted path to one")
+    raise ConfigError(f"{setting} must be a callable or a dotted path to one")
 
 
 _SETTINGS = [
