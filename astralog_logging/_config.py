@@ -31,6 +31,15 @@ _TRUE = {"1", "true", "yes", "on"}
 SessionFactory = Union[str, Callable[..., Any], None]
 
 
+class Secret(str):
+    """A string that keeps itself out of every repr (crash reporters dump attributes)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'<hidden>'"
+
+
 @dataclasses.dataclass(frozen=True)
 class Config:
     token: str = dataclasses.field(repr=False)
@@ -221,7 +230,7 @@ def build(
         if not os.access(spool_dir, os.W_OK):
             raise ConfigError(f"spool_dir: {spool_dir!r} is not writable")
     config = Config(
-        token=_required("token", "ASTRALOG_TOKEN", token),
+        token=Secret(_required("token", "ASTRALOG_TOKEN", token)),
         project_id=_required("project_id", "ASTRALOG_PROJECT_ID", project_id),
         service=_required("service", "ASTRALOG_SERVICE", service),
         endpoint=_endpoint(endpoint),

@@ -115,6 +115,11 @@ class EntryEncoder:
                ) -> bytes | None:  # fmt: skip
         """One entry as compact JSON: no raw newline byte, at most ``max_entry_bytes``.
 
+        The message is ``record.getMessage()``, or ``formatter.format(...)`` of a copy of
+        the record without ``exc_info``/``exc_text``/``stack_info`` when a formatter is
+        given: Formatter.format would append the traceback to the text, and it belongs in
+        ``exception`` (and the stack in ``stack``), once.
+
         None only when ``before_send`` returned None. Never raises: a record that breaks
         every rule still becomes an entry, with ``notes`` saying what was wrong.
         """
@@ -302,7 +307,8 @@ def _formatted(record: logging.LogRecord, formatter: logging.Formatter, notes: l
 
 
 def _merge_tags(defaults: tuple[str, ...], given: Any, notes: list[str]) -> list[str]:
-    items = [given] if isinstance(given, (str, bytes)) or not _iterable(given) else list(given)
+    """Handler tags then the record's, de-duplicated in first-seen order, all strings."""
+    items = list(given) if isinstance(given, (list, tuple, set, frozenset)) else [given]
     tags = list(defaults)
     for tag in items:
         if type(tag) is not str:
@@ -310,12 +316,6 @@ def _merge_tags(defaults: tuple[str, ...], given: Any, notes: list[str]) -> list
             tag = safe_str(tag)
         tags.append(tag)
     return list(dict.fromkeys(tags))
-
-
-def _iterable(value: Any) -> bool:
-    return isinstance(value, (list, tuple, set, frozenset)) or (
-        hasattr(value, "__iter__") and not isinstance(value, Mapping)
-    )
 
 
 def _set_service(entry: dict[str, Any], service: Any, notes: list[str]) -> None:

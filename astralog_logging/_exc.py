@@ -3,7 +3,7 @@
 ``stacktrace`` is exactly the text ``logging`` would print for the record (what
 ``traceback`` prints, chains and ExceptionGroup members included, without the final
 newline). ``frames`` (innermost last), ``cause`` and, for groups, ``exceptions`` come from
-the same :class:`traceback.TracebackException`, so source lines are looked up once.
+the same :class:`traceback.TracebackException`, and the text is formatted once.
 
 Nested objects (``cause``, group members) carry their own section of the text rather than
 the whole chain, so a reader of one link sees that link. Nesting stops at
@@ -34,6 +34,9 @@ _MAX_MEMBERS = 15  # the same width traceback prints for an ExceptionGroup
 _TE_KWARGS: dict[str, Any] = {"compact": True} if sys.version_info >= (3, 10) else {}
 _GROUP: type[BaseException] | None = getattr(builtins, "BaseExceptionGroup", None)
 _STR_FAILED = "<exception str() failed>"  # what traceback itself prints in that case
+# The lines traceback prints between the links of a chain (the same on 3.9 to 3.13).
+_CAUSE: str | None = getattr(traceback, "_cause_message", None)
+_CONTEXT: str | None = getattr(traceback, "_context_message", None)
 
 
 def exception_from_info(exc_info: Any, clean: Clean) -> dict[str, Any] | None:
@@ -49,7 +52,8 @@ def exception_from_info(exc_info: Any, clean: Clean) -> dict[str, Any] | None:
         name = etype.__qualname__
         return _node_dict(name, etype.__module__, "", clean(name), [])
     te = traceback.TracebackException(type(value), value, tb, **_TE_KWARGS)
-    return _node(value, te, clean, 0, "".join(te.format()))
+    text = "".join(te.format())
+    return _node(value, te, clean, 0, text, text)
 
 
 def _node(
@@ -57,10 +61,34 @@ def _node(
     te: traceback.TracebackException,
     clean: Clean,
     depth: int,
-    text: str | None = None,
+    chained: str | None,
+    shown: str | None = None,
 ) -> dict[str, Any]:
-    if text is None:
-        text = "".join(te.format(chain=False))
+    """One exception; ``chained`` is its text with its chain before it, as traceback prints.
+
+    Its own section is the part after the last separator, and what precedes that
+    separator is exactly the linked exception's ``chained`` text, so every link is cut
+    out of the one formatted string. Only when that split fails (no text, or an exception
+    message containing a separator) is a link formatted on its own.
+    """
+    # Follow the link traceback follows: an explicit cause, else an unsuppressed context.
+    # A link traceback did not build (a cycle it had already seen) ends the chain.
+    if value.__cause__ is not None:
+        link, link_te, separator = value.__cause__, te.__cause__, _CAUSE
+    elif value.__context__ is not None and not value.__suppress_context__:
+        link, link_te, separator = value.__context__, te.__context__, _CONTEXT
+    else:
+        link, link_te, separator = None, None, None
+    own, before = chained, None
+    if chained is not None and link_te is not None and separator:
+        before, found, own = chained.rpartition(separator)
+        kind = type(value)
+        starts = ("Traceback", "  + Exception Group", kind.__qualname__, kind.__module__)
+        if not found or not own.startswith(starts):
+            own = before = None
+    if own is None:
+        own = "".join(te.format(chain=False))
+    text = own if shown is None else shown
     frames = [{"file": f.filename, "line": f.lineno or 0, "function": f.name} for f in te.stack]
     kind = type(value)
     node = _node_dict(
@@ -72,21 +100,13 @@ def _node(
     )
     if depth >= MAX_DEPTH:
         return node
-    # Follow the link traceback follows: an explicit cause, else an unsuppressed context.
-    # A link traceback did not build (a cycle it had already seen) ends the chain.
-    if value.__cause__ is not None:
-        link, link_te = value.__cause__, te.__cause__
-    elif value.__context__ is not None and not value.__suppress_context__:
-        link, link_te = value.__context__, te.__context__
-    else:
-        link, link_te = None, None
     if link is not None and link_te is not None:
-        node["cause"] = _node(link, link_te, clean, depth + 1)
+        node["cause"] = _node(link, link_te, clean, depth + 1, before)
     members = getattr(te, "exceptions", None)
     if _GROUP is not None and isinstance(value, _GROUP) and members:
         inner: tuple[BaseException, ...] = getattr(value, "exceptions", ())
         pairs = zip(inner[:_MAX_MEMBERS], members[:_MAX_MEMBERS])
-        node["exceptions"] = [_node(m, m_te, clean, depth + 1) for m, m_te in pairs]
+        node["exceptions"] = [_node(m, m_te, clean, depth + 1, None) for m, m_te in pairs]
     return node
 
 

@@ -106,6 +106,8 @@ def _route(scope: Scope, root_path: str) -> Optional[str]:
         return None
     mounted = str(scope.get("root_path") or "")
     prefix = mounted[len(root_path):] if mounted.startswith(root_path) else ""
+    if hasattr(route, "routes"):  # a Mount of a sub-app (static files...): its matched prefix
+        return prefix or path or None
     return prefix + path if path else prefix or None
 
 

@@ -9,9 +9,11 @@ reported on stderr, rate-limited, and the application carries on.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import logging
 import logging.handlers
+import sys
 import threading
 import time
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Union
@@ -68,6 +70,7 @@ class AstralogHandler(logging.handlers.QueueHandler):
         redact_defaults: bool = True,
         before_send: Union[str, Callable[[Dict[str, Any]], Optional[Dict[str, Any]]], None] = None,
         capture_uncaught: bool = False,
+        console: bool = False,
         level: Union[int, str] = logging.NOTSET,
         _address: Any = None,
         **unknown: Any,
@@ -103,6 +106,7 @@ class AstralogHandler(logging.handlers.QueueHandler):
             max_entry_bytes=self._config.max_entry_bytes if self._config else 64 * 1024,
         )
         self._settings = _Hidden(settings)  # to rebuild this handler in a spawned child
+        self._console = bool(console)
         self._closed = False
         self._close_lock = threading.Lock()
         self._loss_mark = 0
@@ -150,6 +154,8 @@ class AstralogHandler(logging.handlers.QueueHandler):
         return rv
 
     def emit(self, record: logging.LogRecord) -> None:
+        if self._console:
+            self._mirror(record)
         link = self._link
         if link is None:
             return
@@ -161,6 +167,13 @@ class AstralogHandler(logging.handlers.QueueHandler):
                 link.channel.put(data)
         except Exception as exc:  # never into the application
             self._reporter.limited("emit", f"a record could not be queued ({exc!r})")
+
+    def _mirror(self, record: logging.LogRecord) -> None:
+        """``console=True``: the record on stdout (below WARNING) or stderr, for local runs."""
+        stream = sys.stdout if record.levelno < logging.WARNING else sys.stderr
+        with contextlib.suppress(Exception):  # an odd stream must not cost the record
+            stream.write(self.format(record) + "\n")
+            stream.flush()
 
     # -- lifecycle -----------------------------------------------------------------------
 

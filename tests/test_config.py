@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from astralog_logging import AstralogHandler, ConfigError
+from astralog_logging.testing import LocalDrain
 
 SECRET = "tok-7f3a9c-do-not-print"
 GOOD: dict[str, Any] = dict(token=SECRET, project_id="proj", service="svc",
@@ -81,9 +82,37 @@ def test_disabled_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "disabled" in repr(handler)
 
 
-def test_token_never_in_repr_or_attributes() -> None:
-    """Neither repr(handler) nor the repr of any attribute shows the token."""
-    handler = AstralogHandler(**GOOD)
-    handler.close()
-    dumped = repr(handler) + "".join(repr(v) for v in vars(handler).values())
-    assert SECRET not in dumped
+def test_token_never_in_repr_or_attributes(drain: LocalDrain, tmp_path: Any) -> None:
+    """No repr of the handler, its attributes or theirs, nor a spool file name, shows it."""
+    handler = AstralogHandler(**{**GOOD, "enabled": True, "endpoint": drain.endpoint},
+                              spool_dir=str(tmp_path))
+    try:
+        logging.getLogger("test.secret").addHandler(handler)
+        logging.getLogger("test.secret").error("hello")
+        assert handler.flush(10)
+        seen = [handler, *vars(handler).values()]
+        seen += [v for obj in list(seen) if hasattr(obj, "__dict__") for v in vars(obj).values()]
+        dumped = "".join(repr(v) for v in seen)
+        assert SECRET not in dumped
+        assert not any(SECRET in str(p) for p in tmp_path.rglob("*"))
+    finally:
+        logging.getLogger("test.secret").removeHandler(handler)
+        handler.close()
+
+
+def test_console_mirrors_by_level(capsys: pytest.CaptureFixture[str]) -> None:
+    """console=True prints info to stdout and warnings to stderr, with the formatter."""
+    handler = AstralogHandler(enabled=False, console=True)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    log = logging.getLogger("test.console")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        log.info("hello %s", "out")
+        log.warning("careful")
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+    captured = capsys.readouterr()
+    assert captured.out == "INFO hello out\n"
+    assert captured.err == "WARNING careful\n"

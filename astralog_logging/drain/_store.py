@@ -1,13 +1,14 @@
 """SQLite storage for the local drain: accepted batches and their entries.
 
 One connection behind a lock serves every thread. That is the only way a ``":memory:"``
-database is shared between the server's handler threads and a test reading it, and one
-connection inserting a whole batch per transaction (``executemany``) is far faster than
-any sender on the same machine. Files use WAL so another process (``sqlite3``, a second
+database is shared between the server's handler threads and a test reading it; writing
+a whole batch in one transaction (``executemany``) keeps the lock's share of a request's
+time small. Files use WAL so another process (``sqlite3``, a second
 reader) can look at the data while the drain writes.
 
-Each entry is kept whole, as sent, in ``entries.json``; the other columns are copies for
-filtering and for people browsing the file with ``sqlite3``.
+Each entry is kept whole, as sent, in ``entries.json``, and each envelope's own fields
+(unknown ones included) in ``batches.envelope``; the other columns are copies for filtering
+and for people browsing the file with ``sqlite3``.
 """
 
 from __future__ import annotations

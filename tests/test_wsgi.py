@@ -1,0 +1,239 @@
+"""WSGI and Flask request logging against a real server and the real local drain."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Dict, Iterable, Iterator, List
+
+import pytest
+import requests
+
+from astralog_logging import ConfigError
+from astralog_logging._request import Options, client_ip, import_framework, level_for, request_id
+from astralog_logging.testing import LocalDrain
+from astralog_logging.wsgi import REQUEST_ID_KEY, AstralogMiddleware
+
+from ._web import REQUEST_FIELDS, REQUEST_LOGGER, by_logger, shipping, wsgi_server
+
+app_log = logging.getLogger("app.wsgi")
+
+StartResponse = Callable[..., Any]
+
+
+def _app(environ: Dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    path = environ["PATH_INFO"]
+    if path == "/boom":
+        raise RuntimeError("handler exploded")
+    if path == "/stream":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return _stream(fail=False)
+    if path == "/stream-fail":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return _stream(fail=True)
+    status = "404 Not Found" if path == "/missing" else "200 OK"
+    app_log.info("handling %s", path, extra={"meta": {"seen_id": environ[REQUEST_ID_KEY]}})
+    start_response(status, [("Content-Type", "text/plain")])
+    return [b"ok"]
+
+
+def _stream(fail: bool) -> Iterator[bytes]:
+    for n in range(3):
+        app_log.info("chunk %d", n)
+        yield b"chunk\n"
+    if fail:
+        raise ValueError("stream broke")
+
+
+def _request(records: List[Dict[str, Any]]) -> Dict[str, Any]:
+    (entry,) = by_logger(records, REQUEST_LOGGER)
+    return entry
+
+
+# -- the shared rules, pure ------------------------------------------------------------
+
+
+def test_level_rule() -> None:
+    """info below 400, warn for 4xx, error for 5xx or an escaped exception."""
+    assert level_for(200, False) == logging.INFO
+    assert level_for(302, False) == logging.INFO
+    assert level_for(404, False) == logging.WARNING
+    assert level_for(500, False) == logging.ERROR
+    assert level_for(200, True) == logging.ERROR
+    assert level_for(None, False) == logging.ERROR
+
+
+def test_forwarded_for_is_read_only_from_trusted_proxies() -> None:
+    """X-Forwarded-For is ignored unless trusted; n proxies means the n-th entry from the right."""
+    forwarded = "6.6.6.6, 203.0.113.7, 10.0.0.2"
+    assert client_ip("10.0.0.1", forwarded, 0) == "10.0.0.1"
+    assert client_ip("10.0.0.1", forwarded, 1) == "10.0.0.2"
+    assert client_ip("10.0.0.1", forwarded, 2) == "203.0.113.7"
+    assert client_ip("10.0.0.1", "203.0.113.7", 3) == "203.0.113.7"
+    assert client_ip("10.0.0.1", " , ", 1) == "10.0.0.1"
+    assert client_ip(None, None, 1) is None
+
+
+def test_incoming_request_ids_are_kept_only_when_sane() -> None:
+    """A sane incoming id is kept; one that could split a header or is huge is replaced."""
+    assert request_id("req-8f72-11a9") == "req-8f72-11a9"
+    for bad in (None, "", "a\r\nSet-Cookie: x=1", "x" * 129, "<script>"):
+        fresh = request_id(bad)
+        assert len(fresh) == 32 and int(fresh, 16) >= 0
+
+
+def test_options_are_validated() -> None:
+    """Bad middleware options fail at construction, naming the option."""
+    with pytest.raises(ConfigError, match="trust_proxy"):
+        Options(trust_proxy=-1)
+    with pytest.raises(ConfigError, match="request_id_header"):
+        Options(request_id_header="X Request\nID")
+    assert Options(trust_proxy=True).trust_hops == 1
+
+
+def test_missing_framework_names_the_extra() -> None:
+    """A missing framework raises ImportError with the pip command that installs it."""
+    with pytest.raises(ImportError, match=r"pip install 'astralog-logging\[flask\]'"):
+        import_framework("astralog_no_such_framework", "flask", "astralog_logging.flask")
+
+
+# -- plain WSGI under a real server ----------------------------------------------------
+
+
+def test_one_entry_per_request_with_every_field(drain: LocalDrain) -> None:
+    """A request yields one info entry with all fields; the app's records share its id."""
+    with shipping(drain), wsgi_server(AstralogMiddleware(_app)) as url:
+        response = requests.get(f"{url}/orders/7?secret=1", timeout=10,
+                                headers={"User-Agent": "probe/1.0"})
+        records = drain.wait_for_records(2, timeout=10)
+    entry = _request(records)
+    meta = entry["meta"]
+    assert set(meta) == REQUEST_FIELDS
+    assert entry["level"] == "info"
+    assert meta["method"] == "GET" and meta["path"] == "/orders/7"
+    assert meta["status"] == 200 and meta["duration_ms"] >= 0
+    assert meta["client_ip"] == "127.0.0.1" and meta["user_agent"] == "probe/1.0"
+    assert response.headers["X-Request-ID"] == meta["request_id"]
+    (app_entry,) = by_logger(records, "app.wsgi")
+    assert app_entry["meta"]["request_id"] == meta["request_id"] == app_entry["meta"]["seen_id"]
+    assert "secret" not in entry["message"]
+
+
+def test_incoming_id_and_trusted_proxy(drain: LocalDrain) -> None:
+    """An incoming X-Request-ID is kept and echoed; a trusted proxy's client ip is used."""
+    app = AstralogMiddleware(_app, trust_proxy=True)
+    with shipping(drain), wsgi_server(app) as url:
+        response = requests.get(f"{url}/missing", timeout=10, headers={
+            "X-Request-ID": "req-8f72-11a9", "X-Forwarded-For": "6.6.6.6, 203.0.113.7"})
+        records = drain.wait_for_records(2, timeout=10)
+    meta = _request(records)["meta"]
+    assert response.headers["X-Request-ID"] == "req-8f72-11a9" == meta["request_id"]
+    assert meta["client_ip"] == "203.0.113.7"
+    assert _request(records)["level"] == "warn" and meta["status"] == 404
+
+
+def test_streamed_body_runs_in_the_request_context(drain: LocalDrain) -> None:
+    """Records logged while the body streams carry request_id; the entry follows the body."""
+    with shipping(drain), wsgi_server(AstralogMiddleware(_app)) as url:
+        response = requests.get(f"{url}/stream", timeout=10)
+        records = drain.wait_for_records(4, timeout=10)
+    assert response.text == "chunk\n" * 3
+    chunks = by_logger(records, "app.wsgi")
+    entry = _request(records)
+    assert [c["meta"]["request_id"] for c in chunks] == [entry["meta"]["request_id"]] * 3
+    assert records.index(entry) > max(records.index(c) for c in chunks)
+
+
+def test_exception_in_the_app_is_an_error_with_the_exception(drain: LocalDrain) -> None:
+    """An exception escaping the app gives an error entry, status 500, with the exception."""
+    with shipping(drain), wsgi_server(AstralogMiddleware(_app)) as url:
+        response = requests.get(f"{url}/boom", timeout=10)
+        records = drain.wait_for_records(1, timeout=10)
+    entry = _request(records)
+    assert response.status_code == 500
+    assert entry["level"] == "error" and entry["meta"]["status"] == 500
+    assert entry["exception"]["type"] == "RuntimeError"
+    assert entry["exception"]["message"] == "handler exploded"
+
+
+def test_exception_while_streaming_is_captured(drain: LocalDrain) -> None:
+    """A body that fails mid-stream gives an error entry with that exception."""
+    with shipping(drain), wsgi_server(AstralogMiddleware(_app)) as url:
+        try:  # wsgiref cuts the connection; what the client makes of that does not matter
+            requests.get(f"{url}/stream-fail", timeout=10)
+        except requests.RequestException:
+            pass
+        records = drain.wait_for_records(4, timeout=10)
+    entry = _request(records)
+    assert entry["level"] == "error" and entry["meta"]["status"] == 200
+    assert entry["exception"]["type"] == "ValueError"
+
+
+# -- Flask -----------------------------------------------------------------------------
+
+
+def _flask_app() -> Any:
+    flask = pytest.importorskip("flask")
+    from astralog_logging.flask import init_app
+
+    app = flask.Flask("shop")
+
+    @app.get("/orders/<int:order_id>")
+    def order(order_id: int) -> Any:
+        app.logger.info("loading order %d", order_id)
+        return {"order": order_id}
+
+    @app.get("/boom")
+    def boom() -> Any:
+        raise KeyError("no such cart")
+
+    init_app(app)
+    return app
+
+
+def test_flask_request_has_route_and_correlated_app_logs(drain: LocalDrain) -> None:
+    """Flask: the entry names the route template; app.logger records carry request_id."""
+    with shipping(drain), wsgi_server(_flask_app()) as url:
+        response = requests.get(f"{url}/orders/42", timeout=10)
+        records = drain.wait_for_records(2, timeout=10)
+    entry = _request(records)
+    meta = entry["meta"]
+    assert response.json() == {"order": 42}
+    assert meta["route"] == "/orders/<int:order_id>" and meta["path"] == "/orders/42"
+    assert set(meta) == REQUEST_FIELDS | {"route"}
+    assert meta["status"] == 200 and entry["level"] == "info"
+    assert response.headers["X-Request-ID"] == meta["request_id"]
+    (app_entry,) = by_logger(records, "shop")
+    assert app_entry["meta"]["request_id"] == meta["request_id"]
+
+
+def test_flask_unhandled_exception_is_captured(drain: LocalDrain) -> None:
+    """Flask turns the exception into a 500 page; the entry still carries the exception."""
+    with shipping(drain), wsgi_server(_flask_app()) as url:
+        response = requests.get(f"{url}/boom", timeout=10)
+        records = drain.wait_for_records(2, timeout=10)  # Flask logs it too
+    entry = _request(records)
+    assert response.status_code == 500
+    assert entry["level"] == "error" and entry["meta"]["status"] == 500
+    assert entry["meta"]["route"] == "/boom"
+    assert entry["exception"]["type"] == "KeyError"
+    (flask_entry,) = by_logger(records, "shop")
+    assert flask_entry["meta"]["request_id"] == entry["meta"]["request_id"]
+
+
+def test_flask_unknown_url_is_a_warning_without_route(drain: LocalDrain) -> None:
+    """A 404 is a warn entry, and no route is claimed for it."""
+    with shipping(drain), wsgi_server(_flask_app()) as url:
+        requests.get(f"{url}/nowhere", timeout=10)
+        records = drain.wait_for_records(1, timeout=10)
+    entry = _request(records)
+    assert entry["level"] == "warn" and entry["meta"]["status"] == 404
+    assert "route" not in entry["meta"]
+
+
+def test_flask_init_app_twice_is_refused() -> None:
+    """Instrumenting one app twice would log every request twice, so it raises."""
+    app = _flask_app()
+    from astralog_logging.flask import init_app
+
+    with pytest.raises(RuntimeError, match="already"):
+        init_app(app)
