@@ -186,13 +186,21 @@ class Channel:
 
     # -- flushing ------------------------------------------------------------------------
 
-    def push(self, deadline: float) -> bool:
-        """Write everything buffered into the pipe; True when it all went out in time."""
+    def push(self, deadline: float, in_signal_handler: bool = False) -> bool:
+        """Write everything buffered into the pipe; True when it all went out in time.
+
+        From a signal handler the lock may be held by the very code the signal
+        interrupted, so it is only tried, briefly, never waited for.
+        """
         while True:
-            with self._lock:
+            if not self._lock.acquire(timeout=0.05 if in_signal_handler else -1):
+                return False
+            try:
                 self._seal()
                 done = self._write_backlog()
                 self._publish()
+            finally:
+                self._lock.release()
             if done:
                 return True
             left = deadline - time.monotonic()

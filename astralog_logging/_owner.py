@@ -32,7 +32,7 @@ from typing import Any, Dict, Optional, Tuple
 
 import orjson
 
-from . import _address
+from . import _address, _signals
 from ._channel import Channel
 from ._config import Config
 from ._report import Reporter
@@ -69,6 +69,7 @@ class Link:
         # clears the inherited ones), so hand our buffer to the pipe there.
         self._on_multiprocessing_fork()
         multiprocessing.util.register_after_fork(self, Link._on_multiprocessing_fork)
+        _signals.on_sigterm(self.push_on_signal)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.config.endpoint} owner={self.owner_pid}>"
@@ -78,6 +79,9 @@ class Link:
 
     def push_at_exit(self) -> None:
         self.channel.push(time.monotonic() + self.config.shutdown_timeout)
+
+    def push_on_signal(self) -> None:
+        self.channel.push(time.monotonic() + 1.0, in_signal_handler=True)
 
     @property
     def is_owner(self) -> bool:

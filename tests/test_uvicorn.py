@@ -1,0 +1,111 @@
+"""uvicorn --workers: spawned workers that cannot be handed the queue join the one listener."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from astralog_logging.testing import LocalDrain
+
+from ._procs import drain_env, listeners_under
+
+pytest.importorskip("uvicorn")
+
+APP = """
+import logging, os
+log = logging.getLogger("app")
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    log.info("handled %s", scope["path"], extra={"meta": {"path_seen": scope["path"]}})
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": str(os.getpid()).encode()})
+"""
+
+LOG_CONFIG = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"astralog": {"()": "astralog_logging.AstralogHandler", "flush_interval": 0.2}},
+    "root": {"level": "INFO", "handlers": ["astralog"]},
+    "loggers": {
+        "uvicorn.error": {"level": "INFO", "handlers": ["astralog"], "propagate": False},
+        "uvicorn.access": {"level": "INFO", "handlers": ["astralog"], "propagate": False},
+    },
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_until(condition: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)  # polling a condition with a deadline
+
+
+def _pids_serving(port: int, tries: int) -> set[str]:
+    pids = set()
+    for _ in range(tries):
+        try:
+            pids.add(requests.get(f"http://127.0.0.1:{port}/warm", timeout=2).text)
+        except requests.RequestException:
+            pass
+    return pids
+
+
+@pytest.mark.parametrize("how", ["log-config-file", "uvicorn.run"])
+def test_workers_log_through_one_listener(tmp_path: Path, drain: LocalDrain, how: str) -> None:
+    """Two spawned workers: every request's record arrives, one listener serves all, and
+    shutdown delivers uvicorn's own records too."""
+    port = _free_port()
+    (tmp_path / "app.py").write_text(textwrap.dedent(APP))
+    (tmp_path / "log.json").write_text(json.dumps(LOG_CONFIG))
+    (tmp_path / "serve.py").write_text(textwrap.dedent(f"""
+        import json, uvicorn
+        if __name__ == "__main__":
+            uvicorn.run("app:app", host="127.0.0.1", port={port}, workers=2,
+                        log_config=json.load(open("log.json")))
+    """))
+    command = ([sys.executable, "serve.py"] if how == "uvicorn.run" else
+               [sys.executable, "-m", "uvicorn", "app:app", "--host", "127.0.0.1",
+                "--port", str(port), "--workers", "2", "--log-config", "log.json"])
+    env = drain_env(drain.endpoint, drain.token, ASTRALOG_SERVICE="uvicorn-test")
+    with open(tmp_path / "uvicorn.log", "w") as log:
+        proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait_until(lambda: len(_pids_serving(port, 1)) > 0, 30, "uvicorn to serve")
+        _wait_until(lambda: len(_pids_serving(port, 20)) == 2, 30, "both workers")
+        listeners = listeners_under(proc.pid)
+        assert len(listeners) == 1
+        for n in range(100):
+            assert requests.get(f"http://127.0.0.1:{port}/r/{n}", timeout=5).status_code == 200
+        assert listeners_under(proc.pid) == listeners
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    records = drain.wait_for_records(200)
+    seen = sorted(r["meta"]["path_seen"] for r in records
+                  if r["logger"] == "app" and r["meta"]["path_seen"].startswith("/r/"))
+    assert seen == sorted(f"/r/{n}" for n in range(100))
+    access = [r for r in records if r["logger"] == "uvicorn.access"]
+    assert len(access) >= 100
+    messages = " ".join(r["message"] for r in drain.records())
+    assert "Finished server process" in messages, (tmp_path / "uvicorn.log").read_text()[-2000:]
