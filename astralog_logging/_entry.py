@@ -26,6 +26,8 @@ rebuild it from JSON types and note each fix-up, so ordinary records never pay f
 
 from __future__ import annotations
 
+import _thread
+import contextvars
 import copy
 import logging
 import os
@@ -125,6 +127,12 @@ class EntryEncoder:
         """
         try:
             return self._encode(record, formatter)
+        except RecursionError:  # logged from the bottom of a runaway recursion: no stack left
+            try:
+                data: bytes | None = _on_fresh_stack(self._encode, record, formatter)
+                return data
+            except Exception as exc:
+                return _emergency(record, exc, self._limit, self._scrubber)
         except Exception as exc:  # the caller's log call must not fail
             return _emergency(record, exc, self._limit, self._scrubber)
 
@@ -220,6 +228,8 @@ class EntryEncoder:
                 exception = exception_from_info(record.exc_info, clean)
             else:
                 exception = exception_from_text(safe_str(record.exc_text), clean)
+        except RecursionError:
+            raise  # encode retries on a fresh stack
         except Exception as exc:  # a hostile exception object
             add_note(notes, f"exception: could not be formatted ({_describe(exc)})")
             return
@@ -240,6 +250,32 @@ class EntryEncoder:
         if notes:
             clean["notes"] = notes
         return clean
+
+
+def _on_fresh_stack(func: Callable[..., Any], *args: Any) -> Any:
+    """``func(*args)`` on a new thread's stack, in this context, waiting for it.
+
+    Only C-level calls happen here (no threading.Thread, whose Python frames would hit
+    the very recursion limit this escapes); the new thread has its own recursion budget.
+    """
+    outcome: list[Any] = []
+    done = _thread.allocate_lock()
+    done.acquire()
+
+    def run() -> None:
+        try:
+            outcome.append((True, func(*args)))
+        except BaseException as exc:  # handed back to the caller below
+            outcome.append((False, exc))
+        finally:
+            done.release()
+
+    _thread.start_new_thread(contextvars.copy_context().run, (run,))
+    done.acquire()
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value
 
 
 def _second_text(second: int) -> str:

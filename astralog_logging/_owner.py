@@ -123,9 +123,15 @@ class OwnerLink(Link):
         # Children of other start methods join through the address, never by pickling the
         # queue, so the fork context's queue does: its semaphores are unlinked at once and
         # need no resource-tracker process (the spawn context's would start one).
-        self.queue = multiprocessing.get_context("fork").Queue()
-        self.read_fd: int = self.queue._reader.fileno()
-        write_fd: int = self.queue._writer.fileno()
+        try:
+            self.queue = multiprocessing.get_context("fork").Queue()
+            self.read_fd: int = self.queue._reader.fileno()
+            write_fd: int = self.queue._writer.fileno()
+        except (OSError, ImportError, ValueError):
+            # No POSIX semaphores here (AWS Lambda has no /dev/shm): the queue's pipe is
+            # all we use anyway, so a plain pipe carries the same frames.
+            reporter.say("multiprocessing.Queue is unavailable here; using a plain pipe")
+            self.read_fd, write_fd = os.pipe()
         os.set_blocking(write_fd, False)
         with contextlib.suppress(OSError):  # capped by pipe-max-size; 64 KiB still works
             fcntl.fcntl(write_fd, _F_SETPIPE_SZ, _PIPE_SIZE)

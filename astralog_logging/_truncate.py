@@ -1,9 +1,10 @@
 """Cutting an entry down to ``max_entry_bytes`` instead of dropping it.
 
 The order is the issue's: the message first (its head is kept: that is where people write
-the point), then meta values from the largest down, then the stack texts and frame lists
-from the largest down, cut in the middle so that both the entry point and the raising
-frame survive. Whatever still does not fit (a flood of tags, thousands of meta keys, a
+the point), then meta values, then the stack texts and frame lists, cut in the middle so
+that both the entry point and the raising frame survive. Within a step the largest values
+are cut first, all down to one common ceiling, so small values stay whole and no big one
+vanishes entirely. Whatever still does not fit (a flood of tags, thousands of meta keys, a
 tiny limit) leaves only the required fields, the exception's headline and the notes.
 
 Sizes are measured with the same ``dumps`` that encodes the entry, value by value: a

@@ -1,15 +1,17 @@
-"""The ``astralog-logging`` command: ``drain`` (a local drain) and ``demo``.
+"""The ``astralog-logging`` command: ``drain``, ``demo``, ``send``, ``check``, ``tail``.
 
 ``main(argv) -> int`` so it is testable without a subprocess; errors are one clear line
-on stderr and a non-zero exit, never a traceback.
+on stderr and a non-zero exit, never a traceback. Each newer command keeps its logic in
+its own module (``_cli_send``, ``_cli_check``, ``_cli_tail``); this one only wires them.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Optional, Sequence
+from typing import NoReturn, Optional, Sequence
 
+from . import _cli_check, _cli_send, _cli_tail
 from ._version import __version__
 
 _EPILOG_DRAIN = """examples:
@@ -25,9 +27,29 @@ _EPILOG_DEMO = """examples:
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line (with where to look), not usage text plus the error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+_EPILOG = """examples:
+  astralog-logging drain                  # a local drain to try things against
+  astralog-logging check                  # is this machine set up to ship logs?
+  astralog-logging send "backup done"     # one message from a shell script
+  astralog-logging tail --follow          # watch what the local drain stores
+
+Each command has its own --help.
+"""
+
+_NEWER = {"send": _cli_send, "check": _cli_check, "tail": _cli_tail}
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="astralog-logging", description="Ship Python logs to Astralog.")
+    parser = _Parser(
+        prog="astralog-logging", description="Ship Python logs to Astralog.",
+        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -49,6 +71,12 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--workers", type=int, default=4, help="worker processes")
     demo.add_argument("--records", type=int, default=2000, help="records per worker")
     demo.add_argument("--db", default=None, help="keep the SQLite file here (default: temp)")
+
+    for name, module in _NEWER.items():
+        command = sub.add_parser(
+            name, help=module.HELP, description=module.HELP[0].upper() + module.HELP[1:] + ".",
+            epilog=module.EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(command)
     return parser
 
 
@@ -64,10 +92,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from ._demo import run_demo
 
             return run_demo(workers=args.workers, records=args.records, db=args.db)
+        if args.command in _NEWER:
+            return int(_NEWER[args.command].run(args))
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # one line, not a traceback, for a command-line user
-        print(f"astralog-logging: error: {exc}", file=sys.stderr)
+        where = f"astralog-logging {args.command}" if args.command else "astralog-logging"
+        print(f"{where}: error: {exc}", file=sys.stderr)
         return 1
     parser.print_help()
     return 2

@@ -18,7 +18,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Union
 
-from . import _config, _owner
+from . import _config, _owner, _uncaught
 from ._entry import EntryEncoder
 from ._redact import DEFAULT_REDACT_KEYS, normalize_key
 from ._report import Reporter
@@ -117,9 +117,8 @@ class AstralogHandler(logging.handlers.QueueHandler):
             return
         self._link = _owner.attach(self._config, self._reporter, _address)
         self.queue = self._link.queue
-        if capture_uncaught:
-            from . import _uncaught
-
+        self._captures_uncaught = bool(capture_uncaught)
+        if self._captures_uncaught:
             _uncaught.install(self)
 
     def __reduce__(self) -> Any:
@@ -218,6 +217,8 @@ class AstralogHandler(logging.handlers.QueueHandler):
                 return
             self._closed = True
         link, config = self._link, self._config
+        if getattr(self, "_captures_uncaught", False):
+            _uncaught.uninstall(self)
         if link is not None and config is not None:
             deadline = time.monotonic() + config.shutdown_timeout
             if link.is_owner:

@@ -1,9 +1,11 @@
 """WSGI: ``app = AstralogMiddleware(app)`` gives one structured entry per request.
 
-Works with any WSGI framework and server. The entry is written when the server closes the
-response body, so ``duration_ms`` covers streaming and a failure while streaming is seen.
-While the app runs, and while its body is iterated, ``context(request_id=...)`` is in
-force, so every record the request logs carries the same ``request_id``.
+Works with any WSGI framework and server. The entry is written when the body has been
+sent (the iterable is exhausted or closed), so ``duration_ms`` covers streaming and a
+failure while streaming is seen; ending on exhaustion too serves clients that never call
+``close()``, like Werkzeug's test client. While the app runs, and while its body is
+iterated, ``context(request_id=...)`` is in force, so every record the request logs
+carries the same ``request_id``.
 
 Frameworks that know more than WSGI tells may put it in the environ before the response
 ends: ``environ[ROUTE_KEY]`` (the matched route template) and ``environ[EXC_INFO_KEY]`` (an
@@ -98,7 +100,8 @@ class _Body:
             if self._iterator is None:
                 self._iterator = self._ctx.run(iter, self._body)
             return self._ctx.run(next, self._iterator)
-        except StopIteration:
+        except StopIteration:  # the whole body is out; some clients never call close()
+            _end(self._log, self._environ)
             raise
         except BaseException as exc:
             self._log.fail(exc)

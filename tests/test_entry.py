@@ -240,3 +240,80 @@ def test_max_entry_bytes_outside_the_protocol_is_refused() -> None:
     for bad in (100, 300 * 1024):
         with pytest.raises(ValueError, match="max_entry_bytes"):
             EntryEncoder(max_entry_bytes=bad)
+
+
+class _Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("no str")
+
+    __repr__ = __str__
+
+
+class _FakeNumpyScalar:
+    """Stands in for a numpy scalar (numpy is not a test dependency)."""
+
+    __module__ = "numpy"
+
+    def tolist(self) -> float:
+        return 1.5
+
+
+def _circular() -> dict[str, Any]:
+    loop: dict[str, Any] = {"name": "loop"}
+    loop["self"] = loop
+    return loop
+
+
+def _deep() -> dict[str, Any]:
+    top: dict[str, Any] = {}
+    node = top
+    for _ in range(500):
+        node["d"] = {}
+        node = node["d"]
+    return top
+
+
+@pytest.mark.parametrize(("value", "sent", "note"), [
+    (threading.Lock(), "<unlocked _thread.lock object", "lock sent as its repr"),
+    (_Unprintable(), "<unrepresentable _Unprintable", "_Unprintable sent as its repr"),
+    (float("nan"), "nan", "non-finite float"),
+    (float("-inf"), "-inf", "non-finite float"),
+    ({1: "a", None: "b"}, {"1": "a", "None": "b"}, "non-string key"),
+    (_circular(), {"name": "loop", "self": "[circular reference]"}, "circular reference"),
+    ("bad \udcff text", "bad \\udcff text", "lone surrogates"),
+    (2**70, str(2**70), None),
+    (datetime.date(2026, 1, 2), "2026-01-02", None),
+    (b"raw", "raw", None),
+    (frozenset({3}), [3], None),
+    ((1, "a"), [1, "a"], None),
+    (_FakeNumpyScalar(), 1.5, None),
+])  # fmt: skip
+def test_hostile_meta_values_yield_a_valid_entry(value: Any, sent: Any, note: str | None) -> None:
+    """Values JSON cannot hold are sent faithfully or as their repr, noted when fixed up."""
+    entry = encode(make(extra={"value": value}))
+    got = entry["meta"]["value"]
+    assert got.startswith(sent) if isinstance(sent, str) and sent.startswith("<") else got == sent
+    if note is None:
+        assert "notes" not in entry
+    else:
+        assert any(note in n for n in entry["notes"]), entry.get("notes")
+
+
+def test_deep_nesting_is_cut_with_a_note() -> None:
+    """Nesting deeper than the walk allows is cut, noted, and still encodes."""
+    entry = encode(make(extra={"deep": _deep()}))
+    assert any("nesting deeper" in n for n in entry["notes"])
+
+
+def test_percent_mismatch_sends_msg_and_args() -> None:
+    """A %-format mismatch sends the unformatted msg plus each arg's repr, with a note."""
+    entry = encode(make("user %s did %s", ("u1",)))
+    assert entry["message"] == "user %s did %s args=('u1',)"
+    assert "%-format failed" in entry["notes"][0]
+
+
+def test_msg_whose_str_raises_is_sent_as_repr() -> None:
+    """A non-string msg whose __str__ raises still yields a message and a note."""
+    entry = encode(make(_Unprintable()))
+    assert entry["message"].startswith("<unrepresentable _Unprintable")
+    assert "str() of the msg failed" in entry["notes"][0]

@@ -6,6 +6,7 @@ import datetime
 import decimal
 import logging
 import math
+import sys
 import uuid
 from typing import Any
 
@@ -51,14 +52,22 @@ arguments = st.one_of(st.tuples(), st.lists(values, max_size=3).map(tuple),
 ENCODER = EntryEncoder(tags=["base"], meta={"env": "test"}, max_entry_bytes=2048)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(msg=messages, args=arguments, meta=st.dictionaries(keys, values, max_size=5),
        extra=st.dictionaries(raw_text.filter(str.isidentifier), values, max_size=3),
-       tags=st.one_of(st.none(), raw_text, st.lists(st.one_of(raw_text, st.integers()))))
+       tags=st.one_of(st.none(), raw_text, st.lists(st.one_of(raw_text, st.integers()))),
+       error=st.one_of(st.none(), values))
 def test_any_record_becomes_one_valid_entry(msg: Any, args: Any, meta: dict[Any, Any],
-                                            extra: dict[str, Any], tags: Any) -> None:  # fmt: skip
+                                            extra: dict[str, Any], tags: Any,
+                                            error: Any) -> None:  # fmt: skip
     """encode never raises and always returns one protocol-valid entry within the limit."""
-    record = logging.LogRecord("app", logging.WARNING, "/a.py", 1, msg, args, None)
+    exc_info = None
+    if error is not None:
+        try:
+            raise ValueError(error)
+        except ValueError:
+            exc_info = sys.exc_info()
+    record = logging.LogRecord("app", logging.WARNING, "/a.py", 1, msg, args, exc_info)
     record.__dict__.update(extra)
     record.meta = meta
     record.tags = tags

@@ -242,3 +242,27 @@ def test_uninstall_restores_and_failing_handler_still_chains(hooks: list[str]) -
     _uncaught.uninstall(handler)
     assert sys.excepthook is previous
     assert hooks == ["previous sys"]
+
+
+def test_exception_logged_at_the_bottom_of_a_recursion_is_complete() -> None:
+    """logger.exception in the deepest frame of a RecursionError still sends the exception."""
+    sent: list[bytes | None] = []
+    encoder = EntryEncoder()
+
+    def deep(n: int) -> int:
+        try:
+            return deep(n + 1)
+        except RecursionError:
+            if not sent:
+                record = logging.LogRecord("app", logging.ERROR, __file__, 1, "depth %d", (n,),
+                                           sys.exc_info())  # fmt: skip
+                sent.append(encoder.encode(record))
+            raise
+
+    with pytest.raises(RecursionError):
+        deep(0)
+    entry = orjson.loads(sent[0] or b"")
+    assert validate_entry(entry) is None
+    assert "exception" in entry, entry
+    assert entry["exception"]["type"] == "RecursionError"
+    assert "notes" not in entry

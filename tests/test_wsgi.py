@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any, Callable, Dict, Iterable, Iterator, List
 
 import pytest
@@ -10,10 +11,10 @@ import requests
 
 from astralog_logging import ConfigError
 from astralog_logging._request import Options, client_ip, import_framework, level_for, request_id
-from astralog_logging.testing import LocalDrain
 from astralog_logging.wsgi import REQUEST_ID_KEY, AstralogMiddleware
 
-from ._web import REQUEST_FIELDS, REQUEST_LOGGER, by_logger, shipping, wsgi_server
+from ._procs import ROOT, drain_env, run_script
+from ._web import REQUEST_FIELDS, REQUEST_LOGGER, Site, by_logger, new_id, site, wsgi_server
 
 app_log = logging.getLogger("app.wsgi")
 
@@ -42,6 +43,13 @@ def _stream(fail: bool) -> Iterator[bytes]:
         yield b"chunk\n"
     if fail:
         raise ValueError("stream broke")
+
+
+@pytest.fixture(scope="module")
+def shop() -> Iterator[Site]:
+    """One drain and one shipping handler for this module's end-to-end tests."""
+    with site() as shared:
+        yield shared
 
 
 def _request(records: List[Dict[str, Any]]) -> Dict[str, Any]:
@@ -99,12 +107,13 @@ def test_missing_framework_names_the_extra() -> None:
 # -- plain WSGI under a real server ----------------------------------------------------
 
 
-def test_one_entry_per_request_with_every_field(drain: LocalDrain) -> None:
+def test_one_entry_per_request_with_every_field(shop: Site) -> None:
     """A request yields one info entry with all fields; the app's records share its id."""
-    with shipping(drain), wsgi_server(AstralogMiddleware(_app)) as url:
+    with wsgi_server(AstralogMiddleware(_app)) as url:
         response = requests.get(f"{url}/orders/7?secret=1", timeout=10,
                                 headers={"User-Agent": "probe/1.0"})
-        records = drain.wait_for_records(2, timeout=10)
+    rid = response.headers["X-Request-ID"]
+    records = shop.wait(rid, 2)
     entry = _request(records)
     meta = entry["meta"]
     assert set(meta) == REQUEST_FIELDS
@@ -112,58 +121,57 @@ def test_one_entry_per_request_with_every_field(drain: LocalDrain) -> None:
     assert meta["method"] == "GET" and meta["path"] == "/orders/7"
     assert meta["status"] == 200 and meta["duration_ms"] >= 0
     assert meta["client_ip"] == "127.0.0.1" and meta["user_agent"] == "probe/1.0"
-    assert response.headers["X-Request-ID"] == meta["request_id"]
+    assert len(rid) == 32 and meta["request_id"] == rid
     (app_entry,) = by_logger(records, "app.wsgi")
-    assert app_entry["meta"]["request_id"] == meta["request_id"] == app_entry["meta"]["seen_id"]
+    assert app_entry["meta"]["seen_id"] == rid
     assert "secret" not in entry["message"]
 
 
-def test_incoming_id_and_trusted_proxy(drain: LocalDrain) -> None:
+def test_incoming_id_and_trusted_proxy(shop: Site) -> None:
     """An incoming X-Request-ID is kept and echoed; a trusted proxy's client ip is used."""
-    app = AstralogMiddleware(_app, trust_proxy=True)
-    with shipping(drain), wsgi_server(app) as url:
+    rid = new_id()
+    with wsgi_server(AstralogMiddleware(_app, trust_proxy=True)) as url:
         response = requests.get(f"{url}/missing", timeout=10, headers={
-            "X-Request-ID": "req-8f72-11a9", "X-Forwarded-For": "6.6.6.6, 203.0.113.7"})
-        records = drain.wait_for_records(2, timeout=10)
-    meta = _request(records)["meta"]
-    assert response.headers["X-Request-ID"] == "req-8f72-11a9" == meta["request_id"]
-    assert meta["client_ip"] == "203.0.113.7"
-    assert _request(records)["level"] == "warn" and meta["status"] == 404
+            "X-Request-ID": rid, "X-Forwarded-For": "6.6.6.6, 203.0.113.7"})
+    entry = _request(shop.wait(rid, 2))
+    assert response.headers["X-Request-ID"] == rid
+    assert entry["meta"]["client_ip"] == "203.0.113.7"
+    assert entry["level"] == "warn" and entry["meta"]["status"] == 404
 
 
-def test_streamed_body_runs_in_the_request_context(drain: LocalDrain) -> None:
+def test_streamed_body_runs_in_the_request_context(shop: Site) -> None:
     """Records logged while the body streams carry request_id; the entry follows the body."""
-    with shipping(drain), wsgi_server(AstralogMiddleware(_app)) as url:
-        response = requests.get(f"{url}/stream", timeout=10)
-        records = drain.wait_for_records(4, timeout=10)
+    rid = new_id()
+    with wsgi_server(AstralogMiddleware(_app)) as url:
+        response = requests.get(f"{url}/stream", timeout=10, headers={"X-Request-ID": rid})
+    records = shop.wait(rid, 4)
     assert response.text == "chunk\n" * 3
-    chunks = by_logger(records, "app.wsgi")
-    entry = _request(records)
-    assert [c["meta"]["request_id"] for c in chunks] == [entry["meta"]["request_id"]] * 3
-    assert records.index(entry) > max(records.index(c) for c in chunks)
+    assert [r["message"] for r in by_logger(records, "app.wsgi")] == [
+        "chunk 0", "chunk 1", "chunk 2"]
+    assert records[-1]["logger"] == REQUEST_LOGGER
 
 
-def test_exception_in_the_app_is_an_error_with_the_exception(drain: LocalDrain) -> None:
+def test_exception_in_the_app_is_an_error_with_the_exception(shop: Site) -> None:
     """An exception escaping the app gives an error entry, status 500, with the exception."""
-    with shipping(drain), wsgi_server(AstralogMiddleware(_app)) as url:
-        response = requests.get(f"{url}/boom", timeout=10)
-        records = drain.wait_for_records(1, timeout=10)
-    entry = _request(records)
+    rid = new_id()
+    with wsgi_server(AstralogMiddleware(_app)) as url:
+        response = requests.get(f"{url}/boom", timeout=10, headers={"X-Request-ID": rid})
+    entry = _request(shop.wait(rid, 1))
     assert response.status_code == 500
     assert entry["level"] == "error" and entry["meta"]["status"] == 500
     assert entry["exception"]["type"] == "RuntimeError"
     assert entry["exception"]["message"] == "handler exploded"
 
 
-def test_exception_while_streaming_is_captured(drain: LocalDrain) -> None:
+def test_exception_while_streaming_is_captured(shop: Site) -> None:
     """A body that fails mid-stream gives an error entry with that exception."""
-    with shipping(drain), wsgi_server(AstralogMiddleware(_app)) as url:
+    rid = new_id()
+    with wsgi_server(AstralogMiddleware(_app)) as url:
         try:  # wsgiref cuts the connection; what the client makes of that does not matter
-            requests.get(f"{url}/stream-fail", timeout=10)
+            requests.get(f"{url}/stream-fail", timeout=10, headers={"X-Request-ID": rid})
         except requests.RequestException:
             pass
-        records = drain.wait_for_records(4, timeout=10)
-    entry = _request(records)
+    entry = _request(shop.wait(rid, 4))
     assert entry["level"] == "error" and entry["meta"]["status"] == 200
     assert entry["exception"]["type"] == "ValueError"
 
@@ -190,42 +198,42 @@ def _flask_app() -> Any:
     return app
 
 
-def test_flask_request_has_route_and_correlated_app_logs(drain: LocalDrain) -> None:
+def test_flask_request_has_route_and_correlated_app_logs(shop: Site) -> None:
     """Flask: the entry names the route template; app.logger records carry request_id."""
-    with shipping(drain), wsgi_server(_flask_app()) as url:
+    with wsgi_server(_flask_app()) as url:
         response = requests.get(f"{url}/orders/42", timeout=10)
-        records = drain.wait_for_records(2, timeout=10)
+    rid = response.headers["X-Request-ID"]
+    records = shop.wait(rid, 2)
     entry = _request(records)
     meta = entry["meta"]
     assert response.json() == {"order": 42}
     assert meta["route"] == "/orders/<int:order_id>" and meta["path"] == "/orders/42"
     assert set(meta) == REQUEST_FIELDS | {"route"}
     assert meta["status"] == 200 and entry["level"] == "info"
-    assert response.headers["X-Request-ID"] == meta["request_id"]
-    (app_entry,) = by_logger(records, "shop")
-    assert app_entry["meta"]["request_id"] == meta["request_id"]
+    assert [r["message"] for r in by_logger(records, "shop")] == ["loading order 42"]
 
 
-def test_flask_unhandled_exception_is_captured(drain: LocalDrain) -> None:
+def test_flask_unhandled_exception_is_captured(shop: Site) -> None:
     """Flask turns the exception into a 500 page; the entry still carries the exception."""
-    with shipping(drain), wsgi_server(_flask_app()) as url:
-        response = requests.get(f"{url}/boom", timeout=10)
-        records = drain.wait_for_records(2, timeout=10)  # Flask logs it too
+    rid = new_id()
+    with wsgi_server(_flask_app()) as url:
+        response = requests.get(f"{url}/boom", timeout=10, headers={"X-Request-ID": rid})
+    records = shop.wait(rid, 2)  # Flask logs the exception too, inside the request
     entry = _request(records)
     assert response.status_code == 500
     assert entry["level"] == "error" and entry["meta"]["status"] == 500
     assert entry["meta"]["route"] == "/boom"
     assert entry["exception"]["type"] == "KeyError"
     (flask_entry,) = by_logger(records, "shop")
-    assert flask_entry["meta"]["request_id"] == entry["meta"]["request_id"]
+    assert flask_entry["exception"]["type"] == "KeyError"
 
 
-def test_flask_unknown_url_is_a_warning_without_route(drain: LocalDrain) -> None:
+def test_flask_unknown_url_is_a_warning_without_route(shop: Site) -> None:
     """A 404 is a warn entry, and no route is claimed for it."""
-    with shipping(drain), wsgi_server(_flask_app()) as url:
-        requests.get(f"{url}/nowhere", timeout=10)
-        records = drain.wait_for_records(1, timeout=10)
-    entry = _request(records)
+    rid = new_id()
+    with wsgi_server(_flask_app()) as url:
+        requests.get(f"{url}/nowhere", timeout=10, headers={"X-Request-ID": rid})
+    entry = _request(shop.wait(rid, 1))
     assert entry["level"] == "warn" and entry["meta"]["status"] == 404
     assert "route" not in entry["meta"]
 
@@ -237,3 +245,22 @@ def test_flask_init_app_twice_is_refused() -> None:
 
     with pytest.raises(RuntimeError, match="already"):
         init_app(app)
+
+
+def test_flask_example_ships_its_requests(shop: Site) -> None:
+    """examples/flask_app.py, as shipped, sends the request entry and the app's record."""
+    pytest.importorskip("flask")
+    rid = new_id()
+    env = drain_env(shop.drain.endpoint, shop.drain.token, ASTRALOG_SERVICE="flask-example")
+    run_script(f"""
+        import sys
+        sys.path.insert(0, {os.path.join(ROOT, "examples")!r})
+        from flask_app import app
+        response = app.test_client().get("/orders/42", headers={{"X-Request-ID": {rid!r}}})
+        assert response.get_json() == {{"id": 42, "total": 99.5}}, response.status_code
+    """, env, timeout=60)
+    records = shop.wait(rid, 2)
+    entry = _request(records)
+    assert entry["meta"]["route"] == "/orders/<int:order_id>"
+    assert [r["meta"] for r in by_logger(records, "flask-shop")] == [
+        {"order_id": 42, "request_id": rid}]
