@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -18,17 +19,19 @@ import requests
 
 from astralog_logging.testing import LocalDrain
 
-from ._procs import drain_env, listeners_under
+from ._procs import descendants, drain_env, listeners_under
 
 pytest.importorskip("gunicorn")
 
 APP = """
-import logging
+import logging, os, time
 log = logging.getLogger("app")
 
 def app(environ, start_response):
     path = environ["PATH_INFO"]
     log.info("handled %s", path, extra={"meta": {"path_seen": path}})
+    if path == "/hang":
+        time.sleep(60)  # past gunicorn's worker timeout: the arbiter kills this worker
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"ok"]
 """
@@ -55,7 +58,8 @@ def _serving(port: int) -> bool:
         return False
 
 
-def _start(tmp_path: Path, drain: LocalDrain, *extra: str) -> tuple[subprocess.Popen[str], int]:
+def _start(tmp_path: Path, drain: LocalDrain, *extra: str,
+           conf: str = "") -> tuple[subprocess.Popen[str], int]:
     port = _free_port()
     (tmp_path / "app.py").write_text(textwrap.dedent(APP))
     (tmp_path / "gunicorn.conf.py").write_text(textwrap.dedent(f"""
@@ -63,7 +67,7 @@ def _start(tmp_path: Path, drain: LocalDrain, *extra: str) -> tuple[subprocess.P
         bind = "127.0.0.1:{port}"
         workers = 4
         graceful_timeout = 10
-    """))
+    """) + textwrap.dedent(conf))
     env = drain_env(drain.endpoint, drain.token, ASTRALOG_SERVICE="gunicorn-test")
     with open(tmp_path / "gunicorn.log", "w") as log:  # a file: a full pipe would block it
         proc = subprocess.Popen(
@@ -114,3 +118,60 @@ def test_requests_and_shutdown_deliver_everything(
     for pid in {r["pid"] for r in drain.records()} | set(listeners):
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_restarts_kills_reload_and_group_signals(tmp_path: Path, drain: LocalDrain) -> None:
+    """max_requests recycling, a worker timeout, kill -9 of a worker, SIGHUP, then SIGINT to
+    the whole group: every handled request's record arrives, never two listeners at once,
+    gunicorn exits 0 and the master's last words arrive."""
+    proc, port = _start(tmp_path, drain, conf="""
+        max_requests = 25
+        timeout = 3
+    """)
+    seen_listeners: set[int] = set()
+
+    def get(path: str) -> int:
+        seen = listeners_under(proc.pid)
+        assert len(seen) <= 1, f"two listeners at once: {seen}"
+        seen_listeners.update(seen)
+        return requests.get(f"http://127.0.0.1:{port}{path}", timeout=10).status_code
+
+    try:
+        ok = [n for n in range(100) if get(f"/a/{n}") == 200]
+        with contextlib.suppress(requests.RequestException):  # the arbiter kills its worker
+            requests.get(f"http://127.0.0.1:{port}/hang", timeout=8)
+        worker = next(p for p in _children(proc.pid) if p not in listeners_under(proc.pid))
+        os.kill(worker, signal.SIGKILL)
+        ok += [n for n in range(100, 150) if get(f"/a/{n}") == 200]
+        os.kill(proc.pid, signal.SIGHUP)
+        _wait_until(lambda: "Hang up: Master" in " ".join(r["message"] for r in drain.records()),
+                    30, "the reload")
+        _wait_until(lambda: _serving(port), 30, "service after the reload")
+        ok += [n for n in range(150, 200) if get(f"/a/{n}") == 200]
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=30)
+    assert proc.returncode == 0, (tmp_path / "gunicorn.log").read_text()[-3000:]
+    assert len(ok) == 200
+    records = drain.wait_for_records(1)
+    app = sorted(int(r["meta"]["path_seen"].rsplit("/", 1)[1]) for r in records
+                 if r["logger"] == "app" and r["meta"]["path_seen"].startswith("/a/"))
+    assert app == list(range(200))
+    messages = [r["message"] for r in records]
+    assert "Shutting down: Master" in messages
+    assert any(m.startswith("handled /hang") for m in
+               (f"{r['message']}" for r in records)), "the hung request's record was lost"
+    assert seen_listeners
+    for pid in seen_listeners:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def _children(pid: int) -> list[int]:
+    """Direct children of ``pid`` (the master's workers and its listener)."""
+    found = []
+    for child in descendants(pid):
+        with open(f"/proc/{child}/stat") as f:
+            if f.read().rsplit(")", 1)[1].split()[1] == str(pid):
+                found.append(child)
+    return found
