@@ -86,7 +86,8 @@ def _by_logger(records: List[Dict[str, Any]], name: str) -> List[Dict[str, Any]]
 def test_requests_and_shutdown_deliver_everything(
         tmp_path: Path, drain: LocalDrain, preload: bool) -> None:
     """400 requests: 400 app and 400 access records from the workers, one listener, then
-    SIGTERM: "Shutting down: Master" arrives, gunicorn exits 0, nothing is left running."""
+    SIGTERM (SIGQUIT with --preload): "Shutting down: Master" arrives, gunicorn exits 0,
+    nothing is left running."""
     proc, port = _start(tmp_path, drain, *(["--preload"] if preload else []))
     try:
         listeners = listeners_under(proc.pid)
@@ -109,7 +110,7 @@ def test_requests_and_shutdown_deliver_everything(
         assert len({r["pid"] for r in app}) >= 2, "requests were not spread over workers"
         master_pid = proc.pid
     finally:
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signal.SIGQUIT if preload else signal.SIGTERM)
         proc.wait(timeout=30)
     assert proc.returncode == 0, (tmp_path / "gunicorn.log").read_text()[-3000:]
     messages = [r["message"] for r in drain.records()]
