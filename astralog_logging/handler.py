@@ -112,11 +112,15 @@ class AstralogHandler(logging.handlers.QueueHandler):
         self._loss_mark = 0
         self._root_level = logging.NOTSET
         self._link: Optional[_owner.Link] = None
+        self._encode = self._encoder.encode
+        self._put: Optional[Callable[[bytes], None]] = None
         if self._config is None:
             self.queue = None  # type: ignore[assignment]  # disabled: no queue at all
             return
         self._link = _owner.attach(self._config, self._reporter, _address)
         self.queue = self._link.queue
+        self._put = self._link.channel.put  # bound once: emit runs on every log call
+        self._filtered = self._link.channel.count_filtered
         self._captures_uncaught = bool(capture_uncaught)
         if self._captures_uncaught:
             _uncaught.install(self)
@@ -145,6 +149,9 @@ class AstralogHandler(logging.handlers.QueueHandler):
 
     def handle(self, record: logging.LogRecord) -> Any:
         """Filter, then emit without the handler lock: the channel has its own, shorter one."""
+        if not self.filters:  # the common case skips Filterer's bookkeeping
+            self.emit(record)
+            return True
         rv: Any = self.filter(record)  # 3.12+ may return a replacement record
         if isinstance(rv, logging.LogRecord):
             record = rv
@@ -155,15 +162,15 @@ class AstralogHandler(logging.handlers.QueueHandler):
     def emit(self, record: logging.LogRecord) -> None:
         if self._console:
             self._mirror(record)
-        link = self._link
-        if link is None:
+        put = self._put
+        if put is None:
             return
         try:
-            data = self._encoder.encode(record, self.formatter)
+            data = self._encode(record, self.formatter)
             if data is None:
-                link.channel.count_filtered()
+                self._filtered()
             else:
-                link.channel.put(data)
+                put(data)
         except Exception as exc:  # never into the application
             self._reporter.limited("emit", f"a record could not be queued ({exc!r})")
 
