@@ -155,19 +155,23 @@ class Channel:
         while True:
             self._wake.wait()
             time.sleep(LINGER)
-            with self._lock:
-                self._wake.clear()
-                self._armed = False
-                self._seal()
-                done = self._write_backlog()
-                self._publish()
             try:
-                self.watch()
+                self._round()
             except Exception as exc:  # this thread must outlive any surprise
-                self.reporter.limited("watch", f"checking the listener failed: {exc!r}")
-            if not done:
-                self._wait_writable(0.1)
-                self._wake.set()
+                self.reporter.limited("channel", f"the channel's helper thread: {exc!r}")
+                time.sleep(LINGER)
+
+    def _round(self) -> None:
+        with self._lock:
+            self._wake.clear()
+            self._armed = False
+            self._seal()
+            done = self._write_backlog()
+            self._publish()
+        self.watch()
+        if not done:
+            self._wait_writable(0.1)
+            self._wake.set()
 
     def _wait_writable(self, timeout: float) -> None:
         try:
