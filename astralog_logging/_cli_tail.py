@@ -65,8 +65,8 @@ def run(args: argparse.Namespace, out: Optional[TextIO] = None,
         args.color == "auto" and not os.environ.get("NO_COLOR") and out.isatty())
     filters: Dict[str, Any] = {"level": args.level, "service": args.service,
                                "trace_id": args.trace_id}
+    services = _Services(args.db)  # first: it refuses a file that is not a drain's store
     store = Store(args.db)
-    services = _Services(args.db)
     try:
         rows, last_id = _latest(store, filters, args.lines)
         _show(out, rows, services, color)
@@ -111,6 +111,15 @@ class _Services:
     def __init__(self, path: str) -> None:
         self._db = sqlite3.connect(f"file:{urllib.parse.quote(os.path.abspath(path))}?mode=ro",
                                    uri=True, check_same_thread=False)
+        try:
+            tables = {name for (name,) in self._db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise ValueError(f"{path!r} is not a drain store ({exc})") from None
+        if not {"batches", "entries"} <= tables:
+            self._db.close()
+            raise ValueError(f"{path!r} is an SQLite file, but not a drain store")
 
     def of(self, ids: List[int]) -> Dict[int, str]:
         known: Dict[int, str] = {}

@@ -28,54 +28,47 @@ from __future__ import annotations
 
 import _thread
 import contextvars
-import copy
 import logging
+import math
 import os
-import socket
 import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import orjson
 
 from ._context import _EMPTY as _NO_CONTEXT
 from ._context import _fields
 from ._exc import exception_from_info, exception_from_text
-from ._redact import (
-    DEFAULT_REDACT_KEYS,
-    Scrubber,
-    add_note,
-    faithful,
-    safe_repr,
-    safe_str,
+from ._record import (
+    HOST,
+    INIT_COUNT,
+    LEVELS,
+    RESERVED_ATTRS,
+    BeforeSend,
+    apply_before_send,
+    formatted,
+    level_name,
+    merge_explicit,
+    merge_tags,
+    otel_ids,
+    process_name,
+    set_service,
+    tail_keys,
+    unformatted,
 )
+from ._redact import DEFAULT_REDACT_KEYS
+from ._sanitize import Scrubber
 from ._truncate import MIN_ENTRY_BYTES, fit
+from ._values import add_note, describe, faithful, safe_str
 
 __all__ = ["RESERVED_ATTRS", "EntryEncoder"]
 
-BeforeSend = Callable[[dict[str, Any]], Optional[dict[str, Any]]]
-
-# Every attribute a plain LogRecord has on this Python, plus what formatters add and what
-# this package reads as fields. Anything else on a record is a user's extra -> meta.
-_INIT_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None)))
-_N_INIT = len(_INIT_ATTRS)
-RESERVED_ATTRS: frozenset[str] = _INIT_ATTRS | {
-    "message", "asctime", "taskName", "meta", "tags", "service",
-}  # fmt: skip
-
-_LEVELS = {
-    "DEBUG": "debug", "INFO": "info", "WARNING": "warn", "WARN": "warn",
-    "ERROR": "error", "CRITICAL": "critical", "FATAL": "critical",
-}  # fmt: skip
-_REQUIRED = {
-    "timestamp": str, "level": str, "message": str, "logger": str, "host": str,
-    "pid": int, "process_name": str, "thread_name": str,
-}  # fmt: skip
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATACLASS  # dataclasses may hold secrets: strict pass
-_HOST = safe_str(socket.gethostname()).encode("utf-8", "backslashreplace").decode() or "unknown"
 _MAX_ENTRY_BYTES = 256 * 1024  # the drain's own per-entry limit (protocol.md)
+_DIGITS = tuple(f"{n:03d}" for n in range(1000))  # "000".."999": microseconds in two halves
 
 
 def _dumps(value: Any) -> bytes:
@@ -111,7 +104,7 @@ class EntryEncoder:
         self._before_send = before_send
         self._limit = max_entry_bytes
         self._max_str = 2 * max_entry_bytes  # longer texts are cut before any regex sees them
-        self._second: tuple[int, str] = (-1, "")
+        self._second: tuple[float, float, str] = (0.0, 0.0, "")
 
     def encode(self, record: logging.LogRecord, formatter: logging.Formatter | None = None
                ) -> bytes | None:  # fmt: skip
@@ -143,35 +136,37 @@ class EntryEncoder:
             try:
                 message = record.getMessage()
             except Exception as exc:  # %-mismatch, a raising __str__
-                message = _unformatted(record, exc, notes)
+                message = unformatted(record, exc, notes)
         else:
-            message = _formatted(record, formatter, notes)
+            message = formatted(record, formatter, notes)
         if len(message) > self._max_str or (self._redact and (
             "://" in message or "=" in message or "earer" in message or "EARER" in message
         )):  # fmt: skip
             message = self._scrubber.text(message)
-        micros = int(record.created * 1e6)
-        second = micros // 1_000_000
-        cached = self._second  # one tuple: threads never see a half-updated cache
-        if cached[0] != second:
-            cached = self._second = (second, _second_text(second))
+        created = record.created
+        start, end, text = self._second  # one tuple: threads never see a half-updated cache
+        if not start <= created < end:
+            start, end, text = self._second = _second_of(created)
+        micros = int((created - start) * 1e6)  # an exact difference and a small int: cheap
+        if micros > 999_999:  # only a time a hair before 1970 rounds up to a whole second
+            micros = 999_999
         entry: dict[str, Any] = {
-            "timestamp": f"{cached[1]}.{micros - second * 1_000_000:06d}Z",
-            "level": _LEVELS.get(record.levelname) or _level(record),
+            "timestamp": f"{text}.{_DIGITS[micros // 1000]}{_DIGITS[micros % 1000]}Z",
+            "level": LEVELS.get(record.levelname) or level_name(record),
             "message": message,
             "logger": record.name,
-            "host": _HOST,
+            "host": HOST,
             "pid": record.process or os.getpid(),
-            "process_name": record.processName or _process_name(),
+            "process_name": record.processName or process_name(),
             "thread_name": record.threadName or threading.current_thread().name,
             "source": {"file": record.pathname or "(unknown file)",
                        "line": record.lineno if type(record.lineno) is int else 0,
                        "function": record.funcName or "(unknown function)"},
         }  # fmt: skip
         attrs = record.__dict__
-        # A record built by LogRecord.__init__ alone has exactly _N_INIT attributes; only
+        # A record built by LogRecord.__init__ alone has exactly INIT_COUNT attributes; only
         # one with more (extras, or a formatter's message/asctime) needs looking at.
-        tail = _tail_keys(attrs) if len(attrs) != _N_INIT else ()
+        tail = tail_keys(attrs) if len(attrs) != INIT_COUNT else ()
         context = _fields.get()
         trace_id = span_id = None
         if tail or self._meta or context is not _NO_CONTEXT:
@@ -180,7 +175,7 @@ class EntryEncoder:
                 if key not in RESERVED_ATTRS:
                     meta[key] = attrs[key]
             if tail and "meta" in attrs:
-                _merge_explicit(meta, attrs["meta"], notes)
+                merge_explicit(meta, attrs["meta"], notes)
             if "trace_id" in meta or "span_id" in meta:
                 trace_id, span_id = meta.pop("trace_id", None), meta.pop("span_id", None)
             if meta:
@@ -189,19 +184,19 @@ class EntryEncoder:
         if trace_id is None and span_id is None:
             otel = sys.modules.get("opentelemetry.trace")
             if otel is not None:
-                trace_id, span_id = _otel_ids(otel)
+                trace_id, span_id = otel_ids(otel)
         if trace_id is not None:
             entry["trace_id"] = trace_id if type(trace_id) is str else safe_str(trace_id)
         if span_id is not None:
             entry["span_id"] = span_id if type(span_id) is str else safe_str(span_id)
         if tail and attrs.get("tags") is not None:
-            tags = _merge_tags(self._tags, attrs["tags"], notes)
+            tags = merge_tags(self._tags, attrs["tags"], notes)
             if tags:
                 entry["tags"] = tags
         elif self._tags:
             entry["tags"] = list(self._tags)
         if tail and "service" in attrs:
-            _set_service(entry, attrs["service"], notes)
+            set_service(entry, attrs["service"], notes)
         if record.exc_info or record.exc_text:
             self._add_exception(entry, record, notes)
         if record.stack_info:
@@ -209,7 +204,7 @@ class EntryEncoder:
         if notes:
             entry["notes"] = notes
         if self._before_send is not None:
-            final = _apply_before_send(self._before_send, entry)
+            final = apply_before_send(self._before_send, entry)
             if final is None:
                 return None
             entry = final
@@ -231,7 +226,7 @@ class EntryEncoder:
         except RecursionError:
             raise  # encode retries on a fresh stack
         except Exception as exc:  # a hostile exception object
-            add_note(notes, f"exception: could not be formatted ({_describe(exc)})")
+            add_note(notes, f"exception: could not be formatted ({describe(exc)})")
             return
         if exception is not None:
             entry["exception"] = exception
@@ -278,163 +273,33 @@ def _on_fresh_stack(func: Callable[..., Any], *args: Any) -> Any:
     return value
 
 
-def _second_text(second: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+def _second_of(created: float) -> tuple[float, float, str]:
+    """The UTC second holding ``created``: its bounds and its text, cached by the encoder.
 
-
-def _tail_keys(attrs: dict[str, Any]) -> list[str]:
-    """The attributes added after LogRecord.__init__ (extras, formatter output), in order.
-
-    They sit after __init__'s own, so the scan runs back from the end to the first of
-    those; the count check catches attributes set *before* __init__ (a custom record
-    factory), which only the full scan finds.
+    Formatting the second costs a strftime and the microseconds a big-int division plus
+    a ``:06d`` format, together a sixth of an encode; within a cached second the fraction
+    is an exact float subtraction and two lookups in ``_DIGITS``.
     """
-    tail = []
-    for key in reversed(attrs):
-        if key in _INIT_ATTRS:
-            break
-        tail.append(key)
-    if len(attrs) - len(tail) != _N_INIT:
-        return [key for key in attrs if key not in _INIT_ATTRS]
-    tail.reverse()
-    return tail
-
-
-def _merge_explicit(meta: dict[Any, Any], explicit: Any, notes: list[str]) -> None:
-    """``extra={"meta": {...}}``: the explicit channel, so it wins over plain extra keys."""
-    if isinstance(explicit, Mapping):
-        meta.update(explicit)
-    elif explicit is not None:
-        meta["meta"] = explicit
-        add_note(notes, f"meta: extra 'meta' was a {type(explicit).__name__}, not a mapping")
-
-
-def _unformatted(record: logging.LogRecord, error: Exception, notes: list[str]) -> str:
-    """The msg unformatted plus each arg's repr, when ``msg % args`` (or ``str(msg)``) fails."""
-    msg = safe_str(record.msg)
-    args = record.args
-    if not args:
-        add_note(notes, f"message: str() of the msg failed ({_describe(error)}); sent its repr")
-        return msg
-    if isinstance(args, Mapping):
-        shown = ", ".join(f"{safe_repr(k)}: {safe_repr(v)}" for k, v in args.items())
-        shown = "{" + shown + "}"
-    else:
-        items = [safe_repr(a) for a in args] if isinstance(args, tuple) else [safe_repr(args)]
-        shown = "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
-    add_note(notes, f"message: %-format failed ({_describe(error)}); sent msg and args' reprs")
-    return f"{msg} args={shown}"
-
-
-def _formatted(record: logging.LogRecord, formatter: logging.Formatter, notes: list[str]) -> str:
-    target = record
-    if record.exc_info or record.exc_text or record.stack_info:
-        target = copy.copy(record)  # Formatter.format appends these: keep them out of message
-        target.exc_info = target.exc_text = target.stack_info = None
-    try:
-        text = formatter.format(target)
-    except Exception as exc:  # a user's formatter or a %-mismatch
-        add_note(notes, f"message: the formatter failed ({_describe(exc)}); sent the plain one")
-        try:
-            return record.getMessage()
-        except Exception as inner:
-            return _unformatted(record, inner, notes)
-    return text if type(text) is str else safe_str(text)
-
-
-def _merge_tags(defaults: tuple[str, ...], given: Any, notes: list[str]) -> list[str]:
-    """Handler tags then the record's, de-duplicated in first-seen order, all strings."""
-    items = list(given) if isinstance(given, (list, tuple, set, frozenset)) else [given]
-    tags = list(defaults)
-    for tag in items:
-        if type(tag) is not str:
-            add_note(notes, "tags: non-string tags sent as strings")
-            tag = safe_str(tag)
-        tags.append(tag)
-    return list(dict.fromkeys(tags))
-
-
-def _set_service(entry: dict[str, Any], service: Any, notes: list[str]) -> None:
-    if service is None:
-        return
-    name = service if type(service) is str else safe_str(service)
-    if name:
-        entry["service"] = name
-    else:
-        add_note(notes, "service: empty; the batch's service applies")
-
-
-def _otel_ids(otel: Any) -> tuple[str | None, str | None]:
-    """The active span's ids as lowercase hex, or (None, None) when no valid span is active."""
-    try:
-        context = otel.get_current_span().get_span_context()
-        if context.is_valid:
-            return format(context.trace_id, "032x"), format(context.span_id, "016x")
-    except Exception:  # a half-initialised or odd OTel must not matter
-        pass
-    return None, None
-
-
-def _level(record: logging.LogRecord) -> str:
-    """A custom level's name in lower case (``TRACE`` -> ``trace``, ``Level 5`` -> ``level 5``)."""
-    name = safe_str(record.levelname).lower()
-    return name or f"level {record.levelno}"
-
-
-def _process_name() -> str:
-    """What logging itself would have recorded had ``logMultiprocessing`` been on."""
-    multiprocessing = sys.modules.get("multiprocessing")
-    if multiprocessing is not None:
-        try:
-            return str(multiprocessing.current_process().name)
-        except Exception:
-            pass
-    return "MainProcess"
-
-
-def _apply_before_send(hook: BeforeSend, entry: dict[str, Any]) -> dict[str, Any] | None:
-    """The user's last word. A failure or a malformed result keeps our entry, with a note."""
-    try:
-        result: Any = hook(dict(entry))
-    except Exception as exc:  # user code
-        return _with_note(entry, f"before_send raised {_describe(exc)}; entry sent unchanged")
-    if result is None:
-        return None
-    if not isinstance(result, dict):
-        return _with_note(entry, f"before_send returned {type(result).__name__}; ignored")
-    broken = [k for k, kind in _REQUIRED.items() if type(result.get(k)) is not kind]
-    if broken:
-        result.update((k, entry[k]) for k in broken)
-        return _with_note(result, f"before_send broke {', '.join(broken)}; restored")
-    return result
-
-
-def _with_note(entry: dict[str, Any], note: str) -> dict[str, Any]:
-    notes = entry.get("notes")
-    entry["notes"] = notes = list(notes) if isinstance(notes, list) else []
-    add_note(notes, note)
-    return entry
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {safe_str(exc)}"[:200]
+    second = math.floor(created)
+    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+    return float(second), float(second + 1), text
 
 
 def _emergency(record: Any, error: Exception, limit: int, scrubber: Scrubber) -> bytes:
     """An entry for a record that broke the encoder itself; built from safe parts only."""
-    note = f"astralog_logging could not encode this record ({_describe(error)})"
+    note = f"astralog_logging could not encode this record ({describe(error)})"
     try:
         created = getattr(record, "created", None)
         created = created if isinstance(created, float) else time.time()
         entry = {
             "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
             + f".{int(created % 1 * 1_000_000):06d}Z",
-            "level": _LEVELS.get(safe_str(getattr(record, "levelname", "")), "error"),
+            "level": LEVELS.get(safe_str(getattr(record, "levelname", "")), "error"),
             "message": safe_str(getattr(record, "msg", ""))[:limit // 4],
             "logger": safe_str(getattr(record, "name", "")),
-            "host": _HOST,
+            "host": HOST,
             "pid": os.getpid(),
-            "process_name": _process_name(),
+            "process_name": process_name(),
             "thread_name": threading.current_thread().name,
             "notes": [note],
         }

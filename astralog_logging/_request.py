@@ -166,7 +166,6 @@ class RequestLog:
             pass
 
 
-
 def import_framework(module: str, extra: str, feature: str) -> Any:
     """Import an optional framework, or say which extra installs it."""
     try:

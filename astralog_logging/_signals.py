@@ -11,6 +11,7 @@ handler later simply replaces ours.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -37,9 +38,7 @@ def on_sigterm(push: Callable[[], None]) -> None:
 
 def _handle(signum: int, frame: Any) -> None:
     for push in list(_pushers):
-        try:
+        with contextlib.suppress(Exception):  # dying anyway: nothing may stop the re-raise
             push()
-        except Exception:  # dying anyway: nothing may stop the re-raise below
-            pass
     signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)

@@ -36,7 +36,10 @@ class AstralogMiddleware:
 
     Only ``http`` scopes are recorded; lifespan and websocket traffic pass through.
     An exception escaping the app is recorded (status 500 when no response had begun)
-    and re-raised, so the server and outer middleware still handle it as before.
+    and re-raised, so the server and outer middleware still handle it as before. The 500
+    page is then sent by whoever is outside: it carries X-Request-ID only when this
+    middleware wraps the whole app (``app = AstralogMiddleware(app)``) rather than being
+    added with ``add_middleware`` (inside Starlette's error middleware).
     """
 
     def __init__(self, app: ASGIApp, *, trust_proxy: Union[bool, int] = False,

@@ -43,7 +43,7 @@ _EPILOG = """examples:
 Each command has its own --help.
 """
 
-_NEWER = {"send": _cli_send, "check": _cli_check, "tail": _cli_tail}
+_COMMANDS = {"send": _cli_send, "check": _cli_check, "tail": _cli_tail}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -72,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--records", type=int, default=2000, help="records per worker")
     demo.add_argument("--db", default=None, help="keep the SQLite file here (default: temp)")
 
-    for name, module in _NEWER.items():
+    for name, module in _COMMANDS.items():
         command = sub.add_parser(
             name, help=module.HELP, description=module.HELP[0].upper() + module.HELP[1:] + ".",
             epilog=module.EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -92,8 +92,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from ._demo import run_demo
 
             return run_demo(workers=args.workers, records=args.records, db=args.db)
-        if args.command in _NEWER:
-            return int(_NEWER[args.command].run(args))
+        if args.command in _COMMANDS:
+            return int(_COMMANDS[args.command].run(args))
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # one line, not a traceback, for a command-line user

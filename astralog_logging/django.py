@@ -94,7 +94,10 @@ class RequestMiddleware:
             log.route = route if route.startswith("/") else "/" + route
         if not response.has_header(self.options.header):
             response[self.options.header] = log.request_id
-        if not getattr(response, "streaming", False):
+        if not getattr(response, "streaming", False) or getattr(
+                response, "file_to_stream", None) is not None:
+            # A FileResponse may be sent by the server's sendfile (wsgi.file_wrapper), which
+            # wrapping its content would disable: its entry is written now, before the file.
             log.finish()
         elif getattr(response, "is_async", False):
             response.streaming_content = _async_stream(response.streaming_content, log)

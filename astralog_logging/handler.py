@@ -190,6 +190,11 @@ class AstralogHandler(logging.handlers.QueueHandler):
         calls it at exit. True when they were all accepted and nothing was lost since the
         previous flush.
         """
+        if self._closed:
+            return True  # close() flushed already; logging.shutdown asks again at exit
+        return self._flush(timeout)
+
+    def _flush(self, timeout: Optional[float]) -> bool:
         link = self._link
         if link is None or self._config is None:
             return True
@@ -229,7 +234,7 @@ class AstralogHandler(logging.handlers.QueueHandler):
         if link is not None and config is not None:
             deadline = time.monotonic() + config.shutdown_timeout
             if link.is_owner:
-                self.flush(timeout=config.shutdown_timeout)
+                self._flush(config.shutdown_timeout)
             else:
                 self.hand_over(deadline)
             _owner.detach(link, deadline)

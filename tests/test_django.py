@@ -3,19 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import logging
 import os
 import textwrap
 from typing import Any, Dict, Iterator, List
 
 import pytest
 
+from astralog_logging.django import RequestMiddleware
+
 from ._procs import ROOT, drain_env, run_script
 from ._web import REQUEST_FIELDS, REQUEST_LOGGER, Site, by_logger, new_id, site
 
-django = pytest.importorskip("django")
-from django.conf import settings  # noqa: E402
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse  # noqa: E402
-from django.urls import path  # noqa: E402
+pytest.importorskip("django")
+import django  # type: ignore[import-untyped]
+from django.conf import settings  # type: ignore[import-untyped]
+from django.http import (  # type: ignore[import-untyped]
+    FileResponse,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.test import (  # type: ignore[import-untyped]
+    AsyncClient,
+    Client,
+    RequestFactory,
+)
+from django.urls import path  # type: ignore[import-untyped]
 
 if not settings.configured:
     settings.configure(
@@ -26,9 +42,7 @@ if not settings.configured:
     )
     django.setup()
 
-from django.test import AsyncClient, Client  # noqa: E402
-
-app_log = __import__("logging").getLogger("app.django")
+app_log = logging.getLogger("app.django")
 
 
 def order(request: HttpRequest, order_id: int) -> HttpResponse:
@@ -49,7 +63,12 @@ def stream(request: HttpRequest) -> StreamingHttpResponse:
     return StreamingHttpResponse(chunks(), content_type="text/plain")
 
 
+def download(request: HttpRequest) -> FileResponse:
+    return FileResponse(io.BytesIO(b"report"), filename="report.txt")
+
+
 urlpatterns = [
+    path("download/", download),
     path("orders/<int:order_id>/", order),
     path("boom/", boom),
     path("stream/", stream),
@@ -114,6 +133,18 @@ def test_streaming_response_is_logged_after_its_body(shop: Site) -> None:
     assert [r["message"] for r in by_logger(records, "app.django")] == [
         "chunk 0", "chunk 1", "chunk 2"]
     assert records[-1]["logger"] == REQUEST_LOGGER
+
+
+def test_file_responses_keep_the_servers_sendfile(shop: Site) -> None:
+    """A FileResponse is left for the server's file wrapper; its entry is written anyway."""
+    rid = new_id()
+    request = RequestFactory().get("/download/", HTTP_X_REQUEST_ID=rid)
+    response = RequestMiddleware(download)(request)
+    assert response.file_to_stream is not None  # not replaced by a wrapping iterator
+    assert response["X-Request-ID"] == rid
+    response.close()
+    entry = _request(shop.wait(rid, 1))
+    assert entry["meta"]["status"] == 200 and entry["meta"]["path"] == "/download/"
 
 
 def test_async_stack_under_asgi(shop: Site) -> None:

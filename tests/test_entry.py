@@ -54,7 +54,9 @@ def test_plain_record_has_every_required_field() -> None:
 def test_timestamp_is_utc_microseconds_from_created() -> None:
     """The timestamp is record.created in UTC with microseconds and Z, across second changes."""
     encoder = EntryEncoder()
-    for created in (1_790_000_000.25, 1_790_000_000.999999, 1_790_000_001.000001, 86399.5):
+    for created in (1_790_000_000.25, 1_790_000_000.999999, 1_790_000_001.000001, 86399.5,
+                    1_790_000_000.9999998, 86399.99999999999, 0.9999999999999999, 0.0, -0.25,
+                    -1e-300):
         record = make()
         record.created = created
         expected = datetime.datetime.fromtimestamp(created, datetime.timezone.utc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import socket
@@ -63,10 +64,8 @@ def _wait_until(condition: Any, timeout: float, what: str) -> None:
 def _pids_serving(port: int, tries: int) -> set[str]:
     pids = set()
     for _ in range(tries):
-        try:
+        with contextlib.suppress(requests.RequestException):
             pids.add(requests.get(f"http://127.0.0.1:{port}/warm", timeout=2).text)
-        except requests.RequestException:
-            pass
     return pids
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from typing import Any, Callable, Dict, Iterable, Iterator, List
@@ -166,11 +167,10 @@ def test_exception_in_the_app_is_an_error_with_the_exception(shop: Site) -> None
 def test_exception_while_streaming_is_captured(shop: Site) -> None:
     """A body that fails mid-stream gives an error entry with that exception."""
     rid = new_id()
-    with wsgi_server(AstralogMiddleware(_app)) as url:
-        try:  # wsgiref cuts the connection; what the client makes of that does not matter
-            requests.get(f"{url}/stream-fail", timeout=10, headers={"X-Request-ID": rid})
-        except requests.RequestException:
-            pass
+    # wsgiref cuts the connection; what the client makes of that does not matter.
+    with wsgi_server(AstralogMiddleware(_app)) as url, \
+            contextlib.suppress(requests.RequestException):
+        requests.get(f"{url}/stream-fail", timeout=10, headers={"X-Request-ID": rid})
     entry = _request(shop.wait(rid, 4))
     assert entry["level"] == "error" and entry["meta"]["status"] == 200
     assert entry["exception"]["type"] == "ValueError"
@@ -180,10 +180,12 @@ def test_exception_while_streaming_is_captured(shop: Site) -> None:
 
 
 def _flask_app() -> Any:
-    flask = pytest.importorskip("flask")
+    pytest.importorskip("flask")
+    from flask import Flask
+
     from astralog_logging.flask import init_app
 
-    app = flask.Flask("shop")
+    app = Flask("shop")
 
     @app.get("/orders/<int:order_id>")
     def order(order_id: int) -> Any:

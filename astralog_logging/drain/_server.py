@@ -1,55 +1,33 @@
-"""The local drain's HTTP server: protocol.md over HTTP/1.1, stored in SQLite.
+"""The local drain: protocol.md's rules over HTTP/1.1, stored in SQLite.
 
-A request is read whole, then a fault plan (tests only) may answer it instead; otherwise
-``check_request`` decides any refusal and only a clean batch reaches the store. Nothing
-but an injected fault makes the drain answer 429 or 5xx, so a sender's retry tests control
-exactly when it misbehaves.
+This module decides; ``_http`` carries bytes. A request is read whole there, then here a
+fault plan (tests only) may answer it instead; otherwise ``check_request`` decides any
+refusal and only a clean batch reaches the store. Nothing but an injected fault makes the
+drain answer 429 or 5xx, so a sender's retry tests control exactly when it misbehaves.
 
-Each connection gets its own thread, and the server keeps track of them so ``stop`` and
-``refuse_for`` cut keep-alive connections too: closing only the listening socket would
-leave a client's pooled connection talking to us, and its connects would never be
-refused. After ``fork`` the child closes its copies of these sockets, otherwise a child
-process would hold the port open after the parent let it go.
+``DrainServer`` owns the lifecycle: start, stop, and ``refuse_for``, which closes the port
+(and cuts keep-alive connections) so a client's connects are really refused, then listens
+on the same port again. After ``fork`` the child closes its copies of these sockets,
+otherwise a child process would hold the port open after the parent let it go.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import selectors
-import socket
 import sys
 import threading
-import time
-import traceback
 import weakref
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, HTTPServer
-from socketserver import ThreadingMixIn
-from typing import Any, Callable, Dict, List, Optional, Protocol, Set, Tuple
-from urllib.parse import urlsplit
+from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple
 
-import orjson
-
-from .._version import __version__
+from ._http import PATH, Reply, TrackingHTTPServer
 from ._store import Store
-from ._validate import MAX_BODY_BYTES, Headers, Invalid, check_request, decode_body
+from ._validate import Headers, Invalid, check_request, decode_body
 
-PATH = "/v1/drain"
-_READ_LIMIT = MAX_BODY_BYTES + 64 * 1024  # room for gzip framing; the inflate cap decides
-_DISCARD_LIMIT = 64 * 1024 * 1024  # bodies larger than this are refused unread
+__all__ = ["PATH", "DrainServer", "FaultPlan", "Reply", "RequestInfo"]  # Reply: for fault plans
+
 _LIVE: weakref.WeakSet[DrainServer] = weakref.WeakSet()  # what a fork child must let go of
-
-
-@dataclass(frozen=True)
-class Reply:
-    """What the drain answers; ``status`` None closes the connection without an answer."""
-
-    status: Optional[int]
-    payload: Dict[str, Any]
-    retry_after: Optional[int] = None  # sent as Retry-After (whole seconds, RFC 9110)
-    injected: bool = False  # a scripted fault, not the drain's judgement
-    close: bool = False
 
 
 @dataclass(frozen=True)
@@ -106,7 +84,7 @@ class DrainServer:
         self._lifecycle = threading.Lock()
         self._stopping = threading.Event()
         self._listening = threading.Event()
-        self._httpd: Optional[_HTTPServer] = None
+        self._httpd: Optional[TrackingHTTPServer] = None
         self._serving: Optional[threading.Thread] = None
         self._reopeners: List[threading.Thread] = []
         self._generation = 0  # bumped by refuse_for, so only the latest window reopens
@@ -172,7 +150,8 @@ class DrainServer:
         self.stop()
 
     def _open(self) -> None:
-        httpd = _HTTPServer((self.host, self._port), self)
+        httpd = TrackingHTTPServer((self.host, self._port), self._answer, self._report,
+                                   self.read_timeout)
         self._port = httpd.server_address[1]
         self._httpd = httpd
         self._serving = threading.Thread(target=httpd.serve, name=f"astralog-drain-{self._port}",
@@ -248,187 +227,6 @@ class DrainServer:
         self._on_request(RequestInfo(reply.status, batch_id, entries, headers,
                                      headers.get("Content-Encoding"), received,
                                      reply.payload.get("error"), reply.injected))
-
-
-class _HTTPServer(ThreadingMixIn, HTTPServer):
-    """HTTPServer that knows its live connections, so they can be cut on demand."""
-
-    request_queue_size = 128  # many processes may connect at once; 5 would drop SYNs
-    daemon_threads = True
-
-    def __init__(self, address: Tuple[str, int], drain: DrainServer) -> None:
-        self.drain = drain
-        self.connections: Dict[socket.socket, threading.Thread] = {}
-        self._busy: Set[socket.socket] = set()  # mid-request: let them finish their answer
-        self._closing = False
-        self._connections_lock = threading.Lock()
-        self._waker, self._wakee = socket.socketpair()
-        super().__init__(address, _Handler)
-
-    def serve(self) -> None:
-        """Accept connections until ``wake``; unlike serve_forever, stops without polling."""
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.socket, selectors.EVENT_READ)
-            selector.register(self._wakee, selectors.EVENT_READ)
-            while True:
-                for key, _ in selector.select():
-                    if key.fileobj is self._wakee:
-                        return
-                    try:
-                        request, address = self.get_request()
-                    except OSError:
-                        continue
-                    self.process_request(request, address)
-
-    def wake(self) -> None:
-        """Make ``serve`` return promptly."""
-        self._waker.send(b"\0")
-
-    def server_close(self) -> None:
-        super().server_close()
-        self._waker.close()
-        self._wakee.close()
-
-    def close_sockets_after_fork(self) -> None:
-        """In a fork child: close this process's copies of every socket, touching no lock."""
-        self.server_close()
-        for connection in list(self.connections):
-            connection.close()
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        # Registered here, on the serving thread, so that a connection accepted just
-        # before shutdown is always known to close_connections.
-        thread = threading.Thread(target=self.process_request_thread,
-                                  args=(request, client_address), daemon=True)
-        with self._connections_lock:
-            self.connections[request] = thread
-        thread.start()
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._connections_lock:
-            self.connections.pop(request, None)
-        super().shutdown_request(request)
-
-    def mark(self, connection: socket.socket, busy: bool) -> bool:
-        """Note a connection entering or leaving a request; False once it should close."""
-        with self._connections_lock:
-            if busy:
-                self._busy.add(connection)
-            else:
-                self._busy.discard(connection)
-            return not self._closing
-
-    def close_connections(self) -> None:
-        """Cut idle keep-alive connections now; busy ones close right after their answer."""
-        with self._connections_lock:
-            self._closing = True
-            live = list(self.connections.items())
-            idle = [connection for connection, _ in live if connection not in self._busy]
-        for connection in idle:
-            with contextlib.suppress(OSError):  # its own thread may have closed it already
-                connection.shutdown(socket.SHUT_RDWR)
-        for _, thread in live:
-            if thread is not threading.current_thread():
-                thread.join(timeout=5.0)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A peer hanging up mid-answer is routine here (resets, refuse_for, stop).
-        if not isinstance(sys.exc_info()[1], OSError):
-            super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: a sender reuses one connection
-    disable_nagle_algorithm = True  # headers and body are two writes
-    server: _HTTPServer
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.settimeout(self.server.drain.read_timeout)
-
-    def version_string(self) -> str:
-        return f"astralog-drain/{__version__}"
-
-    def parse_request(self) -> bool:
-        # The first moment a request is known to be under way: from here on, stop and
-        # refuse_for let it finish its answer instead of cutting it off mid-way.
-        if not self.server.mark(self.connection, busy=True):
-            self.close_connection = True
-            return False
-        return super().parse_request()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silent: per-request lines would bury a test's output and the CLI's own lines."""
-
-    def do_POST(self) -> None:
-        received = time.monotonic()
-        drain = self.server.drain
-        raw, reply = self._read_body()
-        body: Any = None
-        if reply is None and urlsplit(self.path).path != PATH:
-            reply = Reply(404, {"error": f"no such path; POST to {PATH}"})
-        elif reply is None and self.command != "POST":
-            reply = Reply(405, {"error": f"{self.command} is not allowed; POST to {PATH}"})
-        elif reply is None:
-            try:
-                reply, body = drain._answer(self.headers, raw)
-            except Exception as exc:  # a drain bug: say so, never leave the sender hanging
-                traceback.print_exc()
-                reply = Reply(500, {"error": f"drain bug: {exc!r}"})
-        drain._report(reply, dict(self.headers.items()), body, received)
-        self._write(reply)
-        if not self.server.mark(self.connection, busy=False):
-            self.close_connection = True
-
-    do_GET = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_POST
-
-    def _read_body(self) -> Tuple[bytes, Optional[Reply]]:
-        if "Transfer-Encoding" in self.headers:
-            return b"", Reply(400, {"error": "Transfer-Encoding: not supported; send a "
-                                             "Content-Length"}, close=True)
-        try:
-            length = int(self.headers.get("Content-Length", "0"))
-        except ValueError:
-            length = -1
-        if length < 0:
-            return b"", Reply(400, {"error": "Content-Length: expected a byte count"}, close=True)
-        too_big = f"body: {length} bytes, over the limit of {MAX_BODY_BYTES}"
-        if length > _DISCARD_LIMIT:
-            return b"", Reply(413, {"error": too_big}, close=True)
-        try:
-            if length > _READ_LIMIT:  # read and drop it, so the sender gets to see the 413
-                while length > 0:
-                    chunk = self.rfile.read(min(length, 1 << 16))
-                    if not chunk:
-                        break
-                    length -= len(chunk)
-                return b"", Reply(413, {"error": too_big})
-            raw = self.rfile.read(length)
-        except socket.timeout:
-            return b"", Reply(408, {"error": "timed out reading the body"}, close=True)
-        if len(raw) < length:
-            return raw, Reply(None, {"error": "the client closed the connection mid-body"})
-        return raw, None
-
-    def _write(self, reply: Reply) -> None:
-        if reply.status is None:
-            self.close_connection = True
-            return
-        payload = orjson.dumps(reply.payload)
-        self.send_response(reply.status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        if reply.retry_after is not None:
-            self.send_header("Retry-After", str(reply.retry_after))
-        if reply.status == 401:
-            self.send_header("WWW-Authenticate", "Bearer")
-        if reply.status == 405:
-            self.send_header("Allow", "POST")
-        if reply.close:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(payload)
 
 
 def _forget_all_after_fork() -> None:
