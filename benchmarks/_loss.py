@@ -1,0 +1,37 @@
+"""The zero-loss verdict every scenario attaches to every figure it reports."""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+from ._counter import Counters
+
+
+def verdict(counters: Counters, expected: int, own: Dict[str, int]) -> Dict[str, Any]:
+    """Did exactly the ``expected`` records arrive, each once and intact?
+
+    ``own`` is the system's own loss accounting (its drop counters) where it has one: a
+    figure is void if the receiver missed records or the system admits having dropped any.
+    """
+    got = counters.snapshot()
+    lost = max(expected - got["distinct"], 0)
+    result: Dict[str, Any] = {
+        "expected": expected,
+        "distinct": got["distinct"],
+        "lost": lost,
+        "duplicates": got["duplicates"],
+        "invalid": got["invalid"],
+        "refused_requests": got["rejected"] - got["rejected_in_outage"],
+        "system_reported": own,
+    }
+    result["ok"] = (lost == 0 and got["duplicates"] == 0 and got["invalid"] == 0
+                    and result["refused_requests"] == 0 and not any(own.values()))
+    return result
+
+
+def merge(verdicts: list[Dict[str, Any]]) -> Dict[str, Any]:
+    """One verdict for consecutive runs against one receiver (its counts are cumulative)."""
+    if not verdicts:
+        return {"ok": True, "lost": 0, "runs": 0}
+    bad = sum(1 for v in verdicts if not v["ok"])
+    return {**verdicts[-1], "ok": bad == 0, "runs": len(verdicts), "bad_runs": bad}
