@@ -27,6 +27,7 @@ from ._report import Reporter
 from ._shared import SharedStats
 
 LINGER = 0.02  # seconds a record may wait for company before its frame is written anyway
+WATCH_EVERY = 1.0  # seconds between looks at the listener when this process is idle
 
 
 def _new_producer_id() -> int:
@@ -147,14 +148,21 @@ class Channel:
 
     # -- the helper thread ---------------------------------------------------------------
 
+    def start(self) -> None:
+        """Start the helper thread now (an owner that never logs must still watch)."""
+        with self._lock:
+            if self._thread is None:
+                self._start_thread()
+
     def _start_thread(self) -> None:
         self._thread = threading.Thread(target=self._run, name="astralog-channel", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         while True:
-            self._wake.wait()
-            time.sleep(LINGER)
+            if self._wake.wait(WATCH_EVERY):
+                time.sleep(LINGER)
+            # else an idle second: nothing to write, but the listener still gets watched
             try:
                 self._round()
             except Exception as exc:  # this thread must outlive any surprise
@@ -225,6 +233,18 @@ class Channel:
             self._send(kind, _wire.flush_body(self._slot, token), 0)
             slot = self._slot
         return (slot, token) if self.push(deadline) else None
+
+    def push_or_count(self, deadline: float, when: str) -> bool:
+        """Hand everything over; what cannot be, by the deadline, is counted and said."""
+        if self.push(deadline):
+            return True
+        with self._lock:
+            lost = sum(count for _, count in self._backlog)
+            self._backlog.clear()
+            self._queued -= lost
+            self._drop(lost, f"the queue stayed full until {when}")
+            self._publish()
+        return False
 
     def count_filtered(self) -> None:
         with self._lock:

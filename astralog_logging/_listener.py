@@ -102,6 +102,7 @@ class Listener:
                 quiet_until = now + 0.2  # stragglers written just before
             if now >= next_owner_check:
                 next_owner_check = now + _POLL
+                self.outbox.tick()
                 if os.getppid() != self.owner_pid:
                     self.owner_gone = True
                     self.begin_stop("its owner process is gone")

@@ -61,6 +61,19 @@ class Outbox:
                     self._push(closed)
             self.cv.notify()
 
+    def tick(self) -> None:
+        """Close the open batch if its interval is up, from the reader's side too.
+
+        The sender closes batches on time only when it is idle; while it waits on a slow
+        or failing drain, this keeps the open batch (and so what a crash could lose)
+        within one ``flush_interval``, and gets it into the spool.
+        """
+        with self.cv:
+            closed = self.batcher.due(time.monotonic())
+            if closed:
+                self._push(closed)
+                self.cv.notify()
+
     def mark(self, marker: Marker) -> None:
         """Close the open batch, then queue ``marker`` behind everything before it."""
         with self.cv:

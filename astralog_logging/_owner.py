@@ -78,7 +78,7 @@ class Link:
         multiprocessing.util.Finalize(self, self.push_at_exit, exitpriority=100)
 
     def push_at_exit(self) -> None:
-        self.channel.push(time.monotonic() + self.config.shutdown_timeout)
+        self.channel.push_or_count(time.monotonic() + self.config.shutdown_timeout, "exit")
 
     def push_on_signal(self) -> None:
         self.channel.push(time.monotonic() + 1.0, in_signal_handler=True)
@@ -144,8 +144,14 @@ class OwnerLink(Link):
         self.wanted = False
         self.address = _address.Address(self.sock.getsockname(), self.stats.path,
                                         self.owner_pid)
+        self.channel.start()  # its idle ticks watch the listener even if we never log
         _address.advertise(config, self.address)
         atexit.register(self.cleanup)
+
+    def listener_alive(self) -> bool:
+        if not self.is_owner:
+            return super().listener_alive()
+        return self.process is not None and self.process.poll() is None  # poll() reaps
 
     def watch(self) -> None:
         """The owner restarts a dead listener; the pipe kept what was written meanwhile."""

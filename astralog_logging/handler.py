@@ -220,7 +220,7 @@ class AstralogHandler(logging.handlers.QueueHandler):
     def hand_over(self, deadline: float) -> bool:
         """Put what this process buffered into the queue (for exits that skip atexit)."""
         link = self._link
-        return link is None or link.channel.push(deadline)
+        return link is None or link.channel.push_or_count(deadline, "the process left")
 
     def close(self) -> None:
         """Flush; the owner's last handler then stops the listener once it has delivered."""

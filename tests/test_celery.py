@@ -29,6 +29,7 @@ import astralog_logging.celery
 
 app = Celery("tasks", broker=os.environ["BROKER_URL"])
 app.conf.broker_connection_retry_on_startup = True
+app.conf.worker_pool_start_method = os.environ.get("START_METHOD", "fork")
 astralog_logging.celery.install(app, flush_interval=0.2)
 log = get_task_logger("tasks")
 
@@ -37,6 +38,11 @@ def work(n):
     log.info("task %d ran", n, extra={"meta": {"n": n}})
     if n % 10 == 0:
         raise ValueError(f"boom {n}")
+
+@app.task(name="tasks.burst")
+def burst(count):
+    for i in range(count):
+        log.info("burst %d", i, extra={"meta": {"i": i}})
 """
 
 
@@ -82,23 +88,31 @@ def redis_url() -> Iterator[str]:
         proc.wait(10)
 
 
-@pytest.mark.parametrize("pool", ["prefork", "solo", "threads"])
+def _worker(tmp_path: Path, drain: LocalDrain, redis_url: str, pool: str,
+            max_tasks: int = 25) -> subprocess.Popen[str]:
+    (tmp_path / "tasks.py").write_text(textwrap.dedent(TASKS))
+    start_method = "spawn" if pool == "prefork-spawn" else "fork"
+    env = drain_env(drain.endpoint, drain.token, ASTRALOG_SERVICE="celery-test",
+                    BROKER_URL=redis_url, START_METHOD=start_method)
+    env["PYTHONPATH"] = f"{tmp_path}:{env['PYTHONPATH']}"
+    with open(tmp_path / "celery.log", "w") as log:  # a file: a full pipe would block it
+        return subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-P",
+             pool.split("-")[0], "-c", "4", "--max-tasks-per-child", str(max_tasks),
+             "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+             "--without-heartbeat"],
+            cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
+            start_new_session=True)
+
+
+@pytest.mark.parametrize("pool", ["prefork", "prefork-spawn", "solo", "threads"])
 def test_tasks_and_failures_arrive(tmp_path: Path, drain: LocalDrain, redis_url: str,
                                    pool: str) -> None:
     """Every task record and every task-failure traceback arrives, with task ids, through
-    children recycled by max_tasks_per_child; warm shutdown delivers the rest."""
-    (tmp_path / "tasks.py").write_text(textwrap.dedent(TASKS))
-    env = drain_env(drain.endpoint, drain.token, ASTRALOG_SERVICE="celery-test",
-                    BROKER_URL=redis_url)
-    env["PYTHONPATH"] = f"{tmp_path}:{env['PYTHONPATH']}"
+    children recycled by max_tasks_per_child (forked or spawned: the spawned ones join
+    through the address); warm shutdown delivers the rest."""
     tasks = 300 if pool == "prefork" else 60
-    with open(tmp_path / "celery.log", "w") as log:  # a file: a full pipe would block it
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-P", pool, "-c", "4",
-             "--max-tasks-per-child", "25", "--loglevel", "INFO", "--without-gossip",
-             "--without-mingle", "--without-heartbeat"],
-            cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
-            start_new_session=True)
+    worker = _worker(tmp_path, drain, redis_url, pool)
     client = celery.Celery("client", broker=redis_url)
     try:
         drain.wait_for_records(1, timeout=60)  # the worker is up and shipping
@@ -127,3 +141,24 @@ def test_tasks_and_failures_arrive(tmp_path: Path, drain: LocalDrain, redis_url:
         f"boom {n}" for n in range(0, tasks, 10))
     if pool == "prefork":
         assert len({r["pid"] for r in task_records}) > 4, "children were not recycled"
+
+
+def test_last_task_before_recycling_delivers_everything(
+        tmp_path: Path, drain: LocalDrain, redis_url: str) -> None:
+    """A child logs 2,000 records in its last task and is recycled at once (os._exit):
+    all 2,000 arrive."""
+    worker = _worker(tmp_path, drain, redis_url, "prefork", max_tasks=1)
+    client = celery.Celery("client", broker=redis_url)
+    try:
+        drain.wait_for_records(1, timeout=60)
+        client.send_task("tasks.burst", args=(2000,))
+
+        def burst() -> list[int]:
+            return [r["meta"]["i"] for r in drain.records() if r["message"].startswith("burst")]
+
+        _wait_until(lambda: len(burst()) >= 2000, 60, "the burst")
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=60)
+        client.close()
+    assert sorted(burst()) == list(range(2000))

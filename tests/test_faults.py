@@ -118,3 +118,37 @@ print(handler.stats()["lost"], flush=True)
         # wire at the instant of the kill may be both (the drain kept it, no answer came).
         assert lost > 0, "the test did not kill the listener while it held records"
         assert 4100 <= len(got) + lost <= 4100 + 1000, (len(got), lost, err)
+
+
+def test_callbacks_hear_successes_and_failures(drain: LocalDrain, tmp_path: Path) -> None:
+    """on_success(count) and on_error(reason, count), given as dotted paths, run in the
+    listener with the right counts; a wrong token is said once, loudly, without the token."""
+    (tmp_path / "callbacks.py").write_text(
+        "def ok(count):\n"
+        "    open(%r, 'a').write(f'ok {count}\\n')\n"
+        "def bad(reason, count):\n"
+        "    open(%r, 'a').write(f'bad {count} {reason}\\n')\n"
+        % (str(tmp_path / "calls.txt"), str(tmp_path / "calls.txt")))
+    env = drain_env(drain.endpoint, drain.token)
+    env["PYTHONPATH"] = f"{tmp_path}:{env['PYTHONPATH']}"
+    drain.allow_errors = True
+    app = APP.replace("retry_max_delay=0.5)", "retry_max_delay=0.5, "
+                      "on_success='callbacks:ok', on_error='callbacks:bad')")
+    # Two runs: one healthy, one against a drain that rejects the token.
+    run_script(app + """
+for i in range(10):
+    log.info("good %d", i)
+assert handler.flush(10)
+""", env)
+    drain.reject_token()
+    proc = run_script(app + """
+for i in range(5):
+    log.info("rejected %d", i)
+print(handler.flush(10))
+""", env)
+    assert proc.stdout.split() == ["False"]
+    calls = (tmp_path / "calls.txt").read_text().splitlines()
+    assert calls[0] == "ok 10"
+    assert calls[1].startswith("bad 5 HTTP 401")
+    assert proc.stderr.count("REJECTED THE TOKEN") == 1
+    assert drain.token not in proc.stderr

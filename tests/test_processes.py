@@ -206,3 +206,26 @@ print(round(time.monotonic() - t, 2))
     assert float(proc.stdout.split()[-1]) <= 2 + 1, proc.stdout
     assert "100 records could not be delivered" in proc.stderr
     assert time.monotonic() - started < 30
+
+
+def test_idle_owner_still_restarts_a_dead_listener(drain: LocalDrain) -> None:
+    """An owner that never logs (a gunicorn master between requests) notices a dead
+    listener within seconds and restarts it; the workers' records wait and arrive."""
+    run_script(SETUP + """
+import signal
+log.info("owner", extra={"meta": {"i": -1}})
+assert handler.flush(10)
+os.kill(handler._link.stats.listener_pid, signal.SIGKILL)
+pid = os.fork()
+if pid == 0:
+    for i in range(3000):
+        log.info("worker %d", i, extra={"meta": {"i": i}})
+    handler.hand_over(time.monotonic() + 10)
+    os._exit(0)
+os.waitpid(pid, 0)
+deadline = time.monotonic() + 20
+while handler.stats()["received"] < 3001 and time.monotonic() < deadline:
+    time.sleep(0.05)  # the owner stays idle: no emit, no flush
+""", drain_env(drain.endpoint, drain.token))
+    records = drain.wait_for_records(3001)
+    assert sorted(r["meta"]["i"] for r in records) == list(range(-1, 3000))
