@@ -18,6 +18,7 @@ import urllib.parse
 from typing import Any, Awaitable, Callable, Dict, MutableMapping, Optional, Union
 
 from ._context import context
+from ._logconfig import server_logconfig
 from ._request import DEFAULT_HEADER, DEFAULT_LOGGER, Options, RequestLog
 
 __all__ = ["AstralogMiddleware", "UvicornAccessFields", "build_uvicorn_logconfig"]
@@ -141,22 +142,11 @@ def build_uvicorn_logconfig(level: str = "INFO", console: bool = True,
     ``handler_options`` go to AstralogHandler. uvicorn applies it with dictConfig in
     each process it starts, which is what a handler needs there.
     """
-    handlers = ["astralog", "console"] if console else ["astralog"]
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "filters": {"access_fields": {"()": "astralog_logging.asgi.UvicornAccessFields"}},
-        "formatters": {"console": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-        "handlers": {
-            "astralog": {"()": "astralog_logging.AstralogHandler",
-                         "filters": ["access_fields"], **handler_options},
-            "console": {"class": "logging.StreamHandler", "formatter": "console",
-                        "stream": "ext://sys.stderr"},
-        },
-        "root": {"level": level, "handlers": handlers},
-        "loggers": {
-            "uvicorn": {"level": level, "handlers": [], "propagate": True},
-            "uvicorn.error": {"level": level, "handlers": [], "propagate": True},
-            "uvicorn.access": {"level": "INFO", "handlers": [], "propagate": True},
-        },
+    config = server_logconfig("astralog_logging.asgi.UvicornAccessFields", level, console,
+                              handler_options)
+    config["loggers"] = {  # uvicorn's own handlers go; its records propagate to the root
+        "uvicorn": {"level": level, "handlers": [], "propagate": True},
+        "uvicorn.error": {"level": level, "handlers": [], "propagate": True},
+        "uvicorn.access": {"level": "INFO", "handlers": [], "propagate": True},
     }
+    return config

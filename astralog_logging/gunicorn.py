@@ -16,11 +16,10 @@ import logging
 import time
 from typing import Any, Dict, Mapping
 
+from ._logconfig import root_handlers, server_logconfig
 from .handler import AstralogHandler
 
 __all__ = ["AccessFields", "build_logconfig", "logconfig_dict", "on_exit", "worker_exit"]
-
-_CONSOLE_FORMAT = "%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s"
 
 
 class AccessFields(logging.Filter):
@@ -60,24 +59,14 @@ def _int(value: Any) -> Any:
 def build_logconfig(level: str = "INFO", console: bool = True,
                     **handler_options: Any) -> Dict[str, Any]:
     """A logconfig_dict for gunicorn; ``handler_options`` go to AstralogHandler."""
-    handlers = ["astralog", "console"] if console else ["astralog"]
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "filters": {"access_fields": {"()": "astralog_logging.gunicorn.AccessFields"}},
-        "formatters": {"console": {"format": _CONSOLE_FORMAT}},
-        "handlers": {
-            "astralog": {"()": "astralog_logging.AstralogHandler",
-                         "filters": ["access_fields"], **handler_options},
-            "console": {"class": "logging.StreamHandler", "formatter": "console",
-                        "stream": "ext://sys.stderr"},
-        },
-        "root": {"level": level, "handlers": handlers},
-        "loggers": {
-            "gunicorn.error": {"level": level, "handlers": handlers, "propagate": False},
-            "gunicorn.access": {"level": "INFO", "handlers": handlers, "propagate": False},
-        },
+    config = server_logconfig("astralog_logging.gunicorn.AccessFields", level, console,
+                              handler_options)
+    handlers = root_handlers(console)  # gunicorn's own loggers do not propagate
+    config["loggers"] = {
+        "gunicorn.error": {"level": level, "handlers": handlers, "propagate": False},
+        "gunicorn.access": {"level": "INFO", "handlers": handlers, "propagate": False},
     }
+    return config
 
 
 logconfig_dict = build_logconfig()

@@ -114,6 +114,7 @@ class AstralogHandler(logging.handlers.QueueHandler):
         self._link: Optional[_owner.Link] = None
         self._encode = self._encoder.encode
         self._put: Optional[Callable[[bytes], None]] = None
+        self._captures_uncaught = bool(capture_uncaught) and self._config is not None
         if self._config is None:
             self.queue = None  # type: ignore[assignment]  # disabled: no queue at all
             return
@@ -121,7 +122,6 @@ class AstralogHandler(logging.handlers.QueueHandler):
         self.queue = self._link.queue
         self._put = self._link.channel.put  # bound once: emit runs on every log call
         self._filtered = self._link.channel.count_filtered
-        self._captures_uncaught = bool(capture_uncaught)
         if self._captures_uncaught:
             _uncaught.install(self)
 
@@ -212,7 +212,7 @@ class AstralogHandler(logging.handlers.QueueHandler):
             time.sleep(pause)
             pause = min(pause * 2, _FLUSH_POLL_MAX)
         figures = link.stats.totals()
-        losses = figures["failed"] + figures["dropped"] + figures["listener_dropped"]
+        losses = sum(figures[k] for k in ("failed", "dropped", "listener_dropped", "lost"))
         clean = losses == self._loss_mark
         self._loss_mark = losses
         return clean
@@ -229,7 +229,7 @@ class AstralogHandler(logging.handlers.QueueHandler):
                 return
             self._closed = True
         link, config = self._link, self._config
-        if getattr(self, "_captures_uncaught", False):
+        if self._captures_uncaught:
             _uncaught.uninstall(self)
         if link is not None and config is not None:
             deadline = time.monotonic() + config.shutdown_timeout

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import tempfile
 import textwrap
-from typing import Dict, List, Mapping, Optional
+import time
+from typing import Callable, Dict, List, Mapping, Optional
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LISTENER_MARK = "astralog_logging._listener"
@@ -71,3 +73,19 @@ def listeners_under(root: int) -> List[int]:
     """The listener processes anywhere below ``root``."""
     return [pid for pid in descendants(root)
             if LISTENER_MARK.encode() in _read(f"/proc/{pid}/cmdline")]
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now, on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(condition: Callable[[], object], timeout: float, what: str) -> None:
+    """Poll ``condition`` until it holds; fail with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)  # polling a condition with a deadline, not sleeping to sync

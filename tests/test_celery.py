@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -16,7 +14,7 @@ import pytest
 
 from astralog_logging.testing import LocalDrain
 
-from ._procs import drain_env, listeners_under
+from ._procs import drain_env, free_port, listeners_under, wait_until
 
 celery = pytest.importorskip("celery")
 pytest.importorskip("redis")
@@ -46,18 +44,8 @@ def burst(count):
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
-def _wait_until(condition: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)  # polling a condition with a deadline
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +54,7 @@ def redis_url() -> Iterator[str]:
     server = shutil.which("redis-server")
     if server is None:
         pytest.skip("redis-server is not installed (.ci/run installs it)")
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                              "--appendonly", "no"], stdout=subprocess.DEVNULL)
     import redis
@@ -80,7 +68,7 @@ def redis_url() -> Iterator[str]:
             return False
 
     try:
-        _wait_until(pong, 10, "redis-server")
+        wait_until(pong, 10, "redis-server")
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         client.close()
@@ -125,7 +113,7 @@ def test_tasks_and_failures_arrive(tmp_path: Path, drain: LocalDrain, redis_url:
         def ran() -> list[dict[str, Any]]:
             return [r for r in drain.records() if r["message"].endswith(" ran")]
 
-        _wait_until(lambda: len(ran()) >= tasks, 60, "task records")
+        wait_until(lambda: len(ran()) >= tasks, 60, "task records")
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=60)
@@ -156,7 +144,7 @@ def test_last_task_before_recycling_delivers_everything(
         def burst() -> list[int]:
             return [r["meta"]["i"] for r in drain.records() if r["message"].startswith("burst")]
 
-        _wait_until(lambda: len(burst()) >= 2000, 60, "the burst")
+        wait_until(lambda: len(burst()) >= 2000, 60, "the burst")
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=60)

@@ -97,8 +97,8 @@ print(handler._link.stats.listener_pid, flush=True)
 sys.stdin.readline()
 for i in range(4000, 4100):
     log.info("kill %d", i, extra={"meta": {"run": "kill", "i": i}})
-assert handler.flush(60), handler.stats()
-print(handler.stats()["lost"], flush=True)
+clean = handler.flush(60)  # False after a loss since the previous flush
+print(handler.stats()["lost"], clean, flush=True)
 """], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True)
     assert proc.stdin is not None and proc.stdout is not None
@@ -111,6 +111,7 @@ print(handler.stats()["lost"], flush=True)
     got = _indices(drain, "kill")
     assert len(got) == len(set(got)), "a record was stored twice"
     assert set(range(4000, 4100)) <= set(got)
+    assert out.split()[1] == str(lost == 0)
     if spooled:
         assert (len(got), lost) == (4100, 0)
     else:

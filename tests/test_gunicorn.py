@@ -5,11 +5,9 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Dict, List
@@ -19,7 +17,7 @@ import requests
 
 from astralog_logging.testing import LocalDrain
 
-from ._procs import descendants, drain_env, listeners_under
+from ._procs import descendants, drain_env, free_port, listeners_under, wait_until
 
 pytest.importorskip("gunicorn")
 
@@ -37,18 +35,8 @@ def app(environ, start_response):
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
-def _wait_until(condition: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)  # polling a condition with a deadline
 
 
 def _serving(port: int) -> bool:
@@ -60,7 +48,7 @@ def _serving(port: int) -> bool:
 
 def _start(tmp_path: Path, drain: LocalDrain, *extra: str,
            conf: str = "") -> tuple[subprocess.Popen[str], int]:
-    port = _free_port()
+    port = free_port()
     (tmp_path / "app.py").write_text(textwrap.dedent(APP))
     (tmp_path / "gunicorn.conf.py").write_text(textwrap.dedent(f"""
         from astralog_logging.gunicorn import *
@@ -74,7 +62,7 @@ def _start(tmp_path: Path, drain: LocalDrain, *extra: str,
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", *extra, "app:app"],
             cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
             start_new_session=True)
-    _wait_until(lambda: _serving(port), 30, "gunicorn to serve")
+    wait_until(lambda: _serving(port), 30, "gunicorn to serve")
     return proc, port
 
 
@@ -145,9 +133,9 @@ def test_restarts_kills_reload_and_group_signals(tmp_path: Path, drain: LocalDra
         os.kill(worker, signal.SIGKILL)
         ok += [n for n in range(100, 150) if get(f"/a/{n}") == 200]
         os.kill(proc.pid, signal.SIGHUP)
-        _wait_until(lambda: "Hang up: Master" in " ".join(r["message"] for r in drain.records()),
+        wait_until(lambda: "Hang up: Master" in " ".join(r["message"] for r in drain.records()),
                     30, "the reload")
-        _wait_until(lambda: _serving(port), 30, "service after the reload")
+        wait_until(lambda: _serving(port), 30, "service after the reload")
         ok += [n for n in range(150, 200) if get(f"/a/{n}") == 200]
     finally:
         os.killpg(proc.pid, signal.SIGINT)

@@ -5,20 +5,17 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
 
 from astralog_logging.testing import LocalDrain
 
-from ._procs import drain_env, listeners_under
+from ._procs import drain_env, free_port, listeners_under, wait_until
 
 pytest.importorskip("uvicorn")
 
@@ -47,18 +44,8 @@ LOG_CONFIG = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
-def _wait_until(condition: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)  # polling a condition with a deadline
 
 
 def _pids_serving(port: int, tries: int) -> set[str]:
@@ -73,7 +60,7 @@ def _pids_serving(port: int, tries: int) -> set[str]:
 def test_workers_log_through_one_listener(tmp_path: Path, drain: LocalDrain, how: str) -> None:
     """Two spawned workers: every request's record arrives, one listener serves all, and
     shutdown delivers uvicorn's own records too."""
-    port = _free_port()
+    port = free_port()
     (tmp_path / "app.py").write_text(textwrap.dedent(APP))
     (tmp_path / "log.json").write_text(json.dumps(LOG_CONFIG))
     (tmp_path / "serve.py").write_text(textwrap.dedent(f"""
@@ -90,8 +77,8 @@ def test_workers_log_through_one_listener(tmp_path: Path, drain: LocalDrain, how
         proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        _wait_until(lambda: len(_pids_serving(port, 1)) > 0, 30, "uvicorn to serve")
-        _wait_until(lambda: len(_pids_serving(port, 20)) == 2, 30, "both workers")
+        wait_until(lambda: len(_pids_serving(port, 1)) > 0, 30, "uvicorn to serve")
+        wait_until(lambda: len(_pids_serving(port, 20)) == 2, 30, "both workers")
         listeners = listeners_under(proc.pid)
         assert len(listeners) == 1
         for n in range(100):
