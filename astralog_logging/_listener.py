@@ -51,7 +51,7 @@ _GATHER = 0.005  # seconds the reader lets frames accumulate after each read
 
 class Listener:
     def __init__(self, settings: Dict[str, Any], read_fd: int, sock: socket.socket,
-                 stats: SharedStats, owner_pid: int) -> None:
+                 stats: SharedStats, owner_pid: Optional[int]) -> None:
         self.settings = settings
         self.read_fd = read_fd
         self.sock = sock
@@ -103,7 +103,7 @@ class Listener:
             if now >= next_owner_check:
                 next_owner_check = now + _POLL
                 self.outbox.tick()
-                if os.getppid() != self.owner_pid:
+                if self.owner_pid is not None and os.getppid() != self.owner_pid:
                     self.owner_gone = True
                     self.begin_stop("its owner process is gone")
             for fd, _ in ready:
@@ -181,6 +181,21 @@ class Listener:
 
 def _optional(path: Optional[str], setting: str) -> Any:
     return resolve(setting, path) if path else None
+
+
+def run_inline(settings: Dict[str, Any], read_fd: int, sock: socket.socket,
+               stats: SharedStats) -> threading.Thread:
+    """The listener as two threads of the owner, where no listener process can start.
+
+    Delivery, batching and the spool work the same; what is lost is the isolation: these
+    threads share the application's interpreter, and a fork does not carry them.
+    """
+    sock.setblocking(False)
+    listener = Listener(settings, read_fd, sock, stats, owner_pid=None)
+    threading.Thread(target=listener.read_forever, name="astralog-reader", daemon=True).start()
+    sender = threading.Thread(target=listener.sender.run, name="astralog-sender", daemon=True)
+    sender.start()
+    return sender
 
 
 def main() -> int:

@@ -49,6 +49,7 @@ class Link:
 
     queue: Any = None
     process: Optional[subprocess.Popen[bytes]] = None
+    inline: Optional[threading.Thread] = None  # the listener's threads, where no process can run
     sock: Optional[socket.socket] = None
     address: Optional[_address.Address] = None
 
@@ -151,6 +152,8 @@ class OwnerLink(Link):
     def listener_alive(self) -> bool:
         if not self.is_owner:
             return super().listener_alive()
+        if self.inline is not None:
+            return self.inline.is_alive()
         return self.process is not None and self.process.poll() is None  # poll() reaps
 
     def watch(self) -> None:
@@ -189,20 +192,42 @@ class OwnerLink(Link):
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_PARENT,
                                                         env.get("PYTHONPATH")) if p)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "astralog_logging._listener"],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-            pass_fds=fds, start_new_session=True, env=env,
-        )
+        if self.inline is not None:
+            return  # already delivering from threads of this process
+        try:
+            process = subprocess.Popen(
+                [sys.executable or "python3", "-m", "astralog_logging._listener"],
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                pass_fds=fds, start_new_session=True, env=env,
+            )
+        except OSError as exc:
+            self._start_inline(settings, exc)
+            return
         assert process.stdin is not None
         with contextlib.suppress(BrokenPipeError), process.stdin:
             process.stdin.write(orjson.dumps(settings))
         self.process = process
         self.stats.listener_pid = process.pid
 
+    def _start_inline(self, settings: Dict[str, Any], why: OSError) -> None:
+        from . import _listener  # requests and tenacity load only where they run
+
+        self.reporter.say(f"cannot start a listener process ({why.strerror}); delivering "
+                          "from threads of this process instead")
+        assert self.sock is not None
+        sock = socket.socket(fileno=os.dup(self.sock.fileno()))
+        self.inline = _listener.run_inline(settings, self.read_fd, sock,
+                                           SharedStats(os.dup(self.stats.fd), ""))
+        self.stats.listener_pid = os.getpid()
+
     def stop(self, deadline: float) -> None:
         """Deliver what is buffered, tell the listener to finish, and wait for it."""
         self.wanted = False
+        inline, self.inline = self.inline, None
+        if inline is not None:
+            self.channel.send_stop(deadline)
+            inline.join(max(deadline - time.monotonic(), 0) + 1.0)
+            return
         process, self.process = self.process, None
         if process is None or process.poll() is not None:
             return

@@ -26,10 +26,12 @@ shared slot. ``STOP`` is sent by the owner only; its body is how many seconds of
 
 from __future__ import annotations
 
+import select
 import struct
 from typing import Iterator, NamedTuple
 
-PIPE_BUF = 4096  # POSIX guarantees 512; Linux gives 4096. See docs/design.md for macOS.
+# 4096 on Linux, 512 on macOS (the POSIX minimum): frames are cut to what is atomic here.
+PIPE_BUF: int = getattr(select, "PIPE_BUF", 512)
 
 RECORDS = 1
 PART = 2

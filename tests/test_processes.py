@@ -229,3 +229,30 @@ while handler.stats()["received"] < 3001 and time.monotonic() < deadline:
 """, drain_env(drain.endpoint, drain.token))
     records = drain.wait_for_records(3001)
     assert sorted(r["meta"]["i"] for r in records) == list(range(-1, 3000))
+
+
+def test_no_listener_process_falls_back_to_threads(drain: LocalDrain) -> None:
+    """Where no listener process can be started, one warning, then delivery from threads of
+    the owner, forked children included."""
+    out = run_script("""
+import logging, os, sys, time
+sys.path.insert(0, %r)
+sys.executable = "/nonexistent/python"  # as in a sandbox that forbids starting processes
+import astralog_logging
+handler = astralog_logging.AstralogHandler(flush_interval=0.2)
+logging.getLogger().addHandler(handler)
+log = logging.getLogger("inline")
+for i in range(500):
+    log.warning("parent %%d", i, extra={"meta": {"i": i}})
+pid = os.fork()
+if pid == 0:
+    for i in range(500, 1000):
+        log.warning("child %%d", i, extra={"meta": {"i": i}})
+    handler.hand_over(time.monotonic() + 10)
+    os._exit(0)
+os.waitpid(pid, 0)
+print(handler.flush(20))
+""" % ROOT, drain_env(drain.endpoint, drain.token))
+    assert out.stdout.split() == ["True"]
+    assert out.stderr.count("delivering from threads of this process") == 1
+    assert sorted(r["meta"]["i"] for r in drain.records()) == list(range(1000))
