@@ -78,10 +78,10 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def request_entry(records: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """The one request entry among ``records``."""
+    (entry,) = by_logger(records, REQUEST_LOGGER)
+    return entry
 
 
 class _QuietHandler(WSGIRequestHandler):

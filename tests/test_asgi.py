@@ -12,21 +12,21 @@ import sys
 import textwrap
 import time
 from pathlib import Path
-from typing import Any, AsyncIterator, Dict, Iterator, List
+from typing import Any, AsyncIterator, Dict, Iterator
 
 import pytest
 import requests
 
 from astralog_logging.asgi import AstralogMiddleware, UvicornAccessFields, build_uvicorn_logconfig
 
-from ._procs import ROOT, drain_env
+from ._procs import ROOT, drain_env, free_port
 from ._web import (
     REQUEST_FIELDS,
     REQUEST_LOGGER,
     Site,
     by_logger,
-    free_port,
     new_id,
+    request_entry,
     site,
     uvicorn_server,
 )
@@ -93,10 +93,6 @@ def fastapi_url(shop: Site) -> Iterator[str]:
         yield url
 
 
-def _request(records: List[Dict[str, Any]]) -> Dict[str, Any]:
-    (entry,) = by_logger(records, REQUEST_LOGGER)
-    return entry
-
 
 def test_fastapi_entry_has_every_field_and_route(shop: Site, fastapi_url: str) -> None:
     """One info entry per request with all fields, the route template, the echoed id."""
@@ -104,7 +100,7 @@ def test_fastapi_entry_has_every_field_and_route(shop: Site, fastapi_url: str) -
                             headers={"User-Agent": "probe/2.0"})
     rid = response.headers["X-Request-ID"]
     records = shop.wait(rid, 3)  # the app's record, uvicorn's access record, the entry
-    entry = _request(records)
+    entry = request_entry(records)
     meta = entry["meta"]
     assert response.json() == {"item": 5}
     assert set(meta) == REQUEST_FIELDS | {"route"}
@@ -129,7 +125,7 @@ def test_trusted_proxy_and_unknown_url(shop: Site, fastapi_url: str) -> None:
     rid = new_id()
     response = requests.get(f"{fastapi_url}/nope", timeout=10, headers={
         "X-Request-ID": rid, "X-Forwarded-For": "6.6.6.6, 198.51.100.4"})
-    entry = _request(shop.wait(rid, 2))
+    entry = request_entry(shop.wait(rid, 2))
     assert response.headers["X-Request-ID"] == rid
     assert entry["level"] == "warn" and entry["meta"]["status"] == 404
     assert entry["meta"]["client_ip"] == "198.51.100.4"
@@ -140,7 +136,7 @@ def test_exception_in_an_endpoint_is_captured(shop: Site, fastapi_url: str) -> N
     """An endpoint's exception gives an error entry, status 500, with the exception."""
     rid = new_id()
     response = requests.get(f"{fastapi_url}/boom", timeout=10, headers={"X-Request-ID": rid})
-    entry = _request(shop.wait(rid, 1))  # the 500 page is sent outside the middleware
+    entry = request_entry(shop.wait(rid, 1))  # the 500 page is sent outside the middleware
     assert response.status_code == 500
     assert entry["level"] == "error" and entry["meta"]["status"] == 500
     assert entry["meta"]["route"] == "/boom"
@@ -165,7 +161,7 @@ def test_exception_while_streaming_is_captured(shop: Site, fastapi_url: str) -> 
     with contextlib.suppress(requests.RequestException):
         requests.get(f"{fastapi_url}/stream?fail=true", timeout=10,
                      headers={"X-Request-ID": rid})
-    entry = _request(shop.wait(rid, 5))
+    entry = request_entry(shop.wait(rid, 5))
     assert entry["level"] == "error" and entry["meta"]["status"] == 200
     assert entry["exception"]["type"] == "OSError"
 
@@ -199,11 +195,11 @@ def test_starlette_mounts_and_the_outermost_wrap(shop: Site) -> None:
     with uvicorn_server(app, lifespan="on") as url:
         response = requests.get(f"{url}/api/hello/ada", timeout=10, headers={"X-Request-ID": rid})
         requests.get(f"{url}/plain/bo", timeout=10, headers={"X-Request-ID": plain})
-    entry = _request(shop.wait(rid, 2))
+    entry = request_entry(shop.wait(rid, 2))
     assert response.json() == "hello ada"
     assert entry["meta"]["route"] == "/api/hello/{name}"
     assert entry["meta"]["path"] == "/api/hello/ada"
-    entry = _request(shop.wait(plain, 2))
+    entry = request_entry(shop.wait(plain, 2))
     assert entry["meta"]["path"] == "/plain/bo" and entry["meta"]["status"] == 200
     assert entry["meta"].get("route", "/plain/{name}") == "/plain/{name}"
 
@@ -253,6 +249,6 @@ def test_fastapi_example_runs_under_uvicorn(shop: Site, tmp_path: Path) -> None:
         proc.wait(timeout=20)
     assert response.json() == {"item_id": 7}
     assert {r["logger"] for r in records} == {REQUEST_LOGGER, "shop.api", "uvicorn.access"}
-    assert _request(records)["meta"]["route"] == "/items/{item_id}"
+    assert request_entry(records)["meta"]["route"] == "/items/{item_id}"
     (access,) = by_logger(records, "uvicorn.access")
     assert access["meta"]["status"] == 200 and access["meta"]["path"] == "/items/7"

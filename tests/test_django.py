@@ -7,14 +7,14 @@ import io
 import logging
 import os
 import textwrap
-from typing import Any, Dict, Iterator, List
+from typing import Iterator
 
 import pytest
 
 from astralog_logging.django import RequestMiddleware
 
 from ._procs import ROOT, drain_env, run_script
-from ._web import REQUEST_FIELDS, REQUEST_LOGGER, Site, by_logger, new_id, site
+from ._web import REQUEST_FIELDS, REQUEST_LOGGER, Site, by_logger, new_id, request_entry, site
 
 pytest.importorskip("django")
 import django  # type: ignore[import-untyped]
@@ -82,17 +82,13 @@ def shop() -> Iterator[Site]:
         yield shared
 
 
-def _request(records: List[Dict[str, Any]]) -> Dict[str, Any]:
-    (entry,) = by_logger(records, REQUEST_LOGGER)
-    return entry
-
 
 def test_entry_has_every_field_and_the_resolved_route(shop: Site) -> None:
     """One info entry with all fields and Django's route; view records carry request_id."""
     response = Client().get("/orders/12/", HTTP_USER_AGENT="probe/3.0")
     rid = response["X-Request-ID"]
     records = shop.wait(rid, 2)
-    entry = _request(records)
+    entry = request_entry(records)
     meta = entry["meta"]
     assert response.json() == {"order": 12}
     assert set(meta) == REQUEST_FIELDS | {"route"}
@@ -106,7 +102,7 @@ def test_view_exception_is_an_error_with_the_exception(shop: Site) -> None:
     """A view's exception becomes Django's 500 page and an error entry carrying it."""
     rid = new_id()
     response = Client(raise_request_exception=False).get("/boom/", HTTP_X_REQUEST_ID=rid)
-    entry = _request(shop.wait(rid, 1))
+    entry = request_entry(shop.wait(rid, 1))
     assert response.status_code == 500 and response["X-Request-ID"] == rid
     assert entry["level"] == "error" and entry["meta"]["status"] == 500
     assert entry["exception"]["type"] == "ZeroDivisionError"
@@ -118,7 +114,7 @@ def test_unknown_url_and_trusted_proxy(shop: Site) -> None:
     rid = new_id()
     Client().get("/nowhere/", HTTP_X_REQUEST_ID=rid,
                  HTTP_X_FORWARDED_FOR="6.6.6.6, 192.0.2.8")
-    entry = _request(shop.wait(rid, 1))
+    entry = request_entry(shop.wait(rid, 1))
     assert entry["level"] == "warn" and entry["meta"]["status"] == 404
     assert entry["meta"]["client_ip"] == "192.0.2.8"
     assert "route" not in entry["meta"]
@@ -143,7 +139,7 @@ def test_file_responses_keep_the_servers_sendfile(shop: Site) -> None:
     assert response.file_to_stream is not None  # not replaced by a wrapping iterator
     assert response["X-Request-ID"] == rid
     response.close()
-    entry = _request(shop.wait(rid, 1))
+    entry = request_entry(shop.wait(rid, 1))
     assert entry["meta"]["status"] == 200 and entry["meta"]["path"] == "/download/"
 
 
@@ -152,7 +148,7 @@ def test_async_stack_under_asgi(shop: Site) -> None:
     rid = new_id()
     response = asyncio.run(AsyncClient().get("/orders/3/", headers={"X-Request-ID": rid}))
     records = shop.wait(rid, 2)
-    entry = _request(records)
+    entry = request_entry(records)
     assert response.status_code == 200 and response["X-Request-ID"] == rid
     assert entry["meta"]["route"] == "/orders/<int:order_id>/"
     assert [r["message"] for r in by_logger(records, "app.django")] == ["loading order 3"]
@@ -174,6 +170,6 @@ def test_example_project_ships_its_requests(shop: Site) -> None:
         assert response.status_code == 200, response.status_code
     """), env, timeout=60)
     records = shop.wait(rid, 2)
-    entry = _request(records)
+    entry = request_entry(records)
     assert entry["meta"]["route"] == "/hello/<str:name>/"
     assert {r["logger"] for r in records} == {REQUEST_LOGGER, "mysite.views"}

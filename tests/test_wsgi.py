@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from typing import Any, Callable, Dict, Iterable, Iterator, List
+from typing import Any, Callable, Dict, Iterable, Iterator
 
 import pytest
 import requests
@@ -15,7 +15,16 @@ from astralog_logging._request import Options, client_ip, import_framework, leve
 from astralog_logging.wsgi import REQUEST_ID_KEY, AstralogMiddleware
 
 from ._procs import ROOT, drain_env, run_script
-from ._web import REQUEST_FIELDS, REQUEST_LOGGER, Site, by_logger, new_id, site, wsgi_server
+from ._web import (
+    REQUEST_FIELDS,
+    REQUEST_LOGGER,
+    Site,
+    by_logger,
+    new_id,
+    request_entry,
+    site,
+    wsgi_server,
+)
 
 app_log = logging.getLogger("app.wsgi")
 
@@ -52,10 +61,6 @@ def shop() -> Iterator[Site]:
     with site() as shared:
         yield shared
 
-
-def _request(records: List[Dict[str, Any]]) -> Dict[str, Any]:
-    (entry,) = by_logger(records, REQUEST_LOGGER)
-    return entry
 
 
 # -- the shared rules, pure ------------------------------------------------------------
@@ -115,7 +120,7 @@ def test_one_entry_per_request_with_every_field(shop: Site) -> None:
                                 headers={"User-Agent": "probe/1.0"})
     rid = response.headers["X-Request-ID"]
     records = shop.wait(rid, 2)
-    entry = _request(records)
+    entry = request_entry(records)
     meta = entry["meta"]
     assert set(meta) == REQUEST_FIELDS
     assert entry["level"] == "info"
@@ -134,7 +139,7 @@ def test_incoming_id_and_trusted_proxy(shop: Site) -> None:
     with wsgi_server(AstralogMiddleware(_app, trust_proxy=True)) as url:
         response = requests.get(f"{url}/missing", timeout=10, headers={
             "X-Request-ID": rid, "X-Forwarded-For": "6.6.6.6, 203.0.113.7"})
-    entry = _request(shop.wait(rid, 2))
+    entry = request_entry(shop.wait(rid, 2))
     assert response.headers["X-Request-ID"] == rid
     assert entry["meta"]["client_ip"] == "203.0.113.7"
     assert entry["level"] == "warn" and entry["meta"]["status"] == 404
@@ -157,7 +162,7 @@ def test_exception_in_the_app_is_an_error_with_the_exception(shop: Site) -> None
     rid = new_id()
     with wsgi_server(AstralogMiddleware(_app)) as url:
         response = requests.get(f"{url}/boom", timeout=10, headers={"X-Request-ID": rid})
-    entry = _request(shop.wait(rid, 1))
+    entry = request_entry(shop.wait(rid, 1))
     assert response.status_code == 500
     assert entry["level"] == "error" and entry["meta"]["status"] == 500
     assert entry["exception"]["type"] == "RuntimeError"
@@ -171,7 +176,7 @@ def test_exception_while_streaming_is_captured(shop: Site) -> None:
     with wsgi_server(AstralogMiddleware(_app)) as url, \
             contextlib.suppress(requests.RequestException):
         requests.get(f"{url}/stream-fail", timeout=10, headers={"X-Request-ID": rid})
-    entry = _request(shop.wait(rid, 4))
+    entry = request_entry(shop.wait(rid, 4))
     assert entry["level"] == "error" and entry["meta"]["status"] == 200
     assert entry["exception"]["type"] == "ValueError"
 
@@ -206,7 +211,7 @@ def test_flask_request_has_route_and_correlated_app_logs(shop: Site) -> None:
         response = requests.get(f"{url}/orders/42", timeout=10)
     rid = response.headers["X-Request-ID"]
     records = shop.wait(rid, 2)
-    entry = _request(records)
+    entry = request_entry(records)
     meta = entry["meta"]
     assert response.json() == {"order": 42}
     assert meta["route"] == "/orders/<int:order_id>" and meta["path"] == "/orders/42"
@@ -221,7 +226,7 @@ def test_flask_unhandled_exception_is_captured(shop: Site) -> None:
     with wsgi_server(_flask_app()) as url:
         response = requests.get(f"{url}/boom", timeout=10, headers={"X-Request-ID": rid})
     records = shop.wait(rid, 2)  # Flask logs the exception too, inside the request
-    entry = _request(records)
+    entry = request_entry(records)
     assert response.status_code == 500
     assert entry["level"] == "error" and entry["meta"]["status"] == 500
     assert entry["meta"]["route"] == "/boom"
@@ -235,7 +240,7 @@ def test_flask_unknown_url_is_a_warning_without_route(shop: Site) -> None:
     rid = new_id()
     with wsgi_server(_flask_app()) as url:
         requests.get(f"{url}/nowhere", timeout=10, headers={"X-Request-ID": rid})
-    entry = _request(shop.wait(rid, 1))
+    entry = request_entry(shop.wait(rid, 1))
     assert entry["level"] == "warn" and entry["meta"]["status"] == 404
     assert "route" not in entry["meta"]
 
@@ -262,7 +267,7 @@ def test_flask_example_ships_its_requests(shop: Site) -> None:
         assert response.get_json() == {{"id": 42, "total": 99.5}}, response.status_code
     """, env, timeout=60)
     records = shop.wait(rid, 2)
-    entry = _request(records)
+    entry = request_entry(records)
     assert entry["meta"]["route"] == "/orders/<int:order_id>"
     assert [r["meta"] for r in by_logger(records, "flask-shop")] == [
         {"order_id": 42, "request_id": rid}]
