@@ -108,7 +108,7 @@ class Outbox:
                     self.stats.add("spooled", tally.deferred)
                     self._enforce_spool_limit()
                 else:
-                    self.spool.delivered(batch.segment)
+                    self.spool.delivered(batch.segment, batch.batch_id)
             else:
                 self._risk(-len(batch.entries))
 

@@ -15,7 +15,7 @@ from ._delivery import Delivery, Tally
 from ._outbox import END, Batch, Outbox
 from ._report import Reporter
 from ._shared import SharedStats
-from ._spool import Spool, read_segment
+from ._spool import Spool
 
 _RESEND_PAUSE = 5.0  # seconds between attempts to empty the spool while the drain fails
 
@@ -64,13 +64,15 @@ class Sender:
             return
         self._next_resend = now + _RESEND_PAUSE
         for segment in spool.resendable():
-            for batch_id, entries in read_segment(segment.path):
+            for batch_id, entries in spool.pending(segment):
                 if time.monotonic() >= self.delivery.shutdown_deadline:
                     return
                 tally = self.delivery.deliver(entries, batch_id)
                 self._account(tally, resent=True)
                 if tally.deferred:
-                    return  # still failing: the whole segment stays for next time
+                    return  # still failing: the segment stays, its delivered batches noted
+                with self.outbox.cv:
+                    spool.mark_done(segment, batch_id)
             with self.outbox.cv:
                 spool.resent(segment)
 

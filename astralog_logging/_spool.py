@@ -28,6 +28,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 _MAGIC = b"ALSP"
 _HEAD = struct.Struct("!4sIII")
 _ID = 32
+_DONE = ".done"  # beside a segment: ids of its batches already delivered
 SEGMENT_BYTES = 4 << 20
 
 
@@ -97,9 +98,30 @@ class Spool:
 
     # -- outcomes ------------------------------------------------------------------------
 
-    def delivered(self, seg: Segment) -> None:
+    def delivered(self, seg: Segment, batch_id: str) -> None:
         seg.outstanding -= 1
+        self.mark_done(seg, batch_id)
         self._maybe_delete(seg)
+
+    def mark_done(self, seg: Segment, batch_id: str) -> None:
+        """Remember a delivered batch beside its segment, so that a listener restarted
+        after a crash resends only what the drain has not accepted yet."""
+        if seg.closed and seg.outstanding <= 0 and not seg.dirty:
+            return  # about to be deleted whole
+        fd = os.open(seg.path + _DONE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, batch_id.encode() + b"\n")
+        finally:
+            os.close(fd)
+
+    def pending(self, seg: Segment) -> Iterator[Tuple[str, List[bytes]]]:
+        """The segment's batches not yet known to be delivered, oldest first."""
+        try:
+            with open(seg.path + _DONE, "rb") as f:
+                done = set(f.read().decode("ascii", "replace").split())
+        except OSError:
+            done = set()
+        return ((bid, entries) for bid, entries in read_segment(seg.path) if bid not in done)
 
     def gave_up(self, seg: Segment) -> None:
         """Keep the batch for a later attempt; close its segment so it can be resent whole."""
@@ -114,8 +136,9 @@ class Spool:
 
     def _remove(self, seg: Segment) -> None:
         self.segments.pop(seg.path, None)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(seg.path)
+        for path in (seg.path, seg.path + _DONE):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
 
     def enforce_limit(self) -> int:
         """Delete the oldest resendable segments beyond max_bytes; return entries lost."""

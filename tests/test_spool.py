@@ -42,7 +42,7 @@ def test_delivered_segments_are_deleted_given_up_kept(tmp_path: Path) -> None:
     spool.resent(seg)
     assert not os.path.exists(seg.path)
     seg2 = spool.append(ID, [b"{}"])
-    spool.delivered(seg2)
+    spool.delivered(seg2, ID)
     assert os.path.exists(seg2.path)  # still the open segment
     spool._rotate()
     assert not os.path.exists(seg2.path)
@@ -69,3 +69,17 @@ def test_limit_deletes_oldest_and_counts(tmp_path: Path) -> None:
     assert spool.enforce_limit() == 5
     assert not os.path.exists(kept[0].path)
     assert all(os.path.exists(s.path) for s in kept[1:])
+
+
+def test_a_restarted_listener_resends_only_undelivered_batches(tmp_path: Path) -> None:
+    """Batches delivered before a crash are noted beside their segment and not sent again;
+    the note goes with the segment."""
+    first = Spool(str(tmp_path), 1 << 30)
+    seg = first.append(ID, [b'{"a":1}'])
+    first.append("f" * 32, [b'{"b":2}'])
+    first.delivered(seg, ID)  # the drain took the first; then the listener was killed
+    second = Spool(str(tmp_path), 1 << 30)
+    [found] = second.resendable()
+    assert [bid for bid, _ in second.pending(found)] == ["f" * 32]
+    second.resent(found)
+    assert list(tmp_path.iterdir()) == []
