@@ -102,13 +102,20 @@ class Link:
 
     def watch(self) -> None:
         """At most once a second, from the channel's thread: is the listener alive?"""
+        if self._check_due() and not self.listener_alive():
+            self.on_dead_listener()
+
+    def _check_due(self) -> bool:
         now = time.monotonic()
         if now < self._next_check or not self.wanted:
-            return
+            return False
         self._next_check = now + 1.0
-        if not self.listener_alive():
-            self.reporter.limited("listener-gone", "the listener process is gone; records "
-                                  "wait in the queue until its owner starts a new one")
+        return True
+
+    def on_dead_listener(self) -> None:
+        """A process that does not own the listener can only say so."""
+        self.reporter.limited("listener-gone", "the listener process is gone; records "
+                              "wait in the queue until its owner starts a new one")
 
     def start(self) -> None:
         """Only an owner starts a listener."""
@@ -156,15 +163,11 @@ class OwnerLink(Link):
             return self.inline.is_alive()
         return self.process is not None and self.process.poll() is None  # poll() reaps
 
-    def watch(self) -> None:
+    def on_dead_listener(self) -> None:
         """The owner restarts a dead listener; the pipe kept what was written meanwhile."""
         if not self.is_owner:
-            super().watch()
+            super().on_dead_listener()
             return
-        now = time.monotonic()
-        if now < self._next_check or not self.wanted:
-            return
-        self._next_check = now + 1.0
         if not self.lock.acquire(blocking=False):
             return  # a start or stop is under way
         try:

@@ -72,7 +72,7 @@ def test_storm_of_errors_resets_and_429_loses_nothing(drain: LocalDrain) -> None
 for i in range(3000):
     log.info("storm %d", i, extra={"meta": {"run": "storm", "i": i}})
     if i == 1500:
-        time.sleep(0.3)
+        time.sleep(0.3)  # pacing, not synchronisation: spread the batches over the storm
 assert handler.flush(60)
 """, drain_env(drain.endpoint, drain.token, SHUTDOWN="60"), timeout=120)
     assert _indices(drain, "storm") == list(range(3000))

@@ -12,7 +12,7 @@ import pytest
 
 from astralog_logging.testing import LocalDrain
 
-from ._procs import ROOT, drain_env, listeners_under, run_script
+from ._procs import ROOT, drain_env, listeners_under, run_script, wait_until
 
 SETUP = """
 import logging, os, sys, time
@@ -100,7 +100,9 @@ for s in range(2):
         logging.shutdown()
         os._exit(0)
     survivors.append(pid)
-time.sleep(0.5)  # let the victims get going: the point is to kill them mid-write
+deadline = time.monotonic() + 30  # kill them mid-stream: once the listener hears them
+while handler.stats()["received"] < 5000 and time.monotonic() < deadline:
+    time.sleep(0.01)
 for pid in victims:
     os.kill(pid, signal.SIGKILL)
 for pid in victims:
@@ -115,9 +117,7 @@ print("survivors-exited-in", round(time.monotonic() - started, 1))
     def survivor_records() -> list[dict[str, object]]:
         return [r for r in drain.records() if str(r["meta"]["tag"]).startswith("s")]
 
-    deadline = time.monotonic() + 60
-    while len(survivor_records()) < 6000 and time.monotonic() < deadline:
-        drain.wait_for_records(len(drain.records()) + 1, timeout=5)
+    wait_until(lambda: len(survivor_records()) >= 6000, 60, "the survivors' records")
     for tag in ("s0", "s1"):
         got = [r["meta"]["i"] for r in survivor_records() if r["meta"]["tag"] == tag]
         assert got == list(range(3000)), f"{tag}: {len(got)} of 3000"
@@ -170,11 +170,7 @@ time.sleep(60)
     proc.stdout.close()
     records = drain.wait_for_records(3000, timeout=30)
     assert sorted(r["meta"]["i"] for r in records) == list(range(3000))
-    deadline = time.monotonic() + 10
-    while _running(listeners[0]):
-        if time.monotonic() > deadline:
-            raise AssertionError("the listener outlived its owner")
-        time.sleep(0.05)  # polling for the process to be gone, with a deadline
+    wait_until(lambda: not _running(listeners[0]), 10, "the listener to follow its owner")
 
 
 def _running(pid: int) -> bool:
