@@ -53,10 +53,10 @@ class Channel:
         self._lock = threading.Lock()
         self._pending: List[bytes] = []
         self._pending_size = 0
-        self._backlog: Deque[Tuple[bytes, int]] = collections.deque()
+        self._backlog: Deque[Tuple[int, bytes, int]] = collections.deque()  # kind, body, count
         self._queued = 0  # records in _pending and _backlog
         self._producer = _new_producer_id()
-        self._seq = 0
+        self._seq = 0  # records written into the queue so far (see _gaps)
         self._slot: Optional[int] = None
         self._flush_token = 0
         self._wake = threading.Event()
@@ -95,7 +95,7 @@ class Channel:
         """With ``overflow="drop_oldest"``, drop the oldest waiting frame for a new record."""
         if self.overflow != "drop_oldest" or not self._backlog:
             return False
-        _, count = self._backlog.popleft()
+        _, _, count = self._backlog.popleft()
         self._queued -= count
         self._drop(count, "the queue is full (max_queue_size); oldest records dropped")
         return True
@@ -116,28 +116,34 @@ class Channel:
             self._send(_wire.PART, body, 1 if i == len(bodies) - 1 else 0)
 
     def _send(self, kind: int, body: bytes, count: int) -> None:
-        self._seq = (self._seq + 1) & 0xFFFFFFFF
-        frame = _wire.frame(kind, self._producer, self._seq, body)
-        self._backlog.append((frame, count))
+        self._backlog.append((kind, body, count))
         self._write_backlog()
 
     def _write_backlog(self) -> bool:
-        """Write queued frames in order until the pipe is full; True when all went out."""
+        """Write queued frames in order until the pipe is full; True when all went out.
+
+        A frame is numbered as it is written, with the count of records written before
+        it, so records dropped from the backlog never look like a gap to the listener.
+        """
         while self._backlog:
-            frame, count = self._backlog[0]
-            try:
-                os.write(self.fd, frame)  # <= PIPE_BUF bytes: all of it or EAGAIN
+            kind, body, count = self._backlog[0]
+            try:  # <= PIPE_BUF bytes: all of it or EAGAIN
+                os.write(self.fd, _wire.frame(kind, self._producer, self._seq, body))
             except BlockingIOError:
                 return False
             except OSError as exc:  # EPIPE: nobody can ever read this pipe again
-                lost = sum(c for _, c in self._backlog)
-                self._backlog.clear()
-                self._queued -= lost
-                self._drop(lost, f"the queue is closed ({exc})")
+                self._drop_backlog(f"the queue is closed ({exc})")
                 return True
             self._backlog.popleft()
             self._queued -= count
+            self._seq = (self._seq + count) & 0xFFFFFFFF
         return True
+
+    def _drop_backlog(self, why: str) -> None:
+        lost = sum(count for _, _, count in self._backlog)
+        self._backlog.clear()
+        self._queued -= lost
+        self._drop(lost, why)
 
     def _drop(self, count: int, why: str) -> None:
         if count <= 0:
@@ -239,10 +245,7 @@ class Channel:
         if self.push(deadline):
             return True
         with self._lock:
-            lost = sum(count for _, count in self._backlog)
-            self._backlog.clear()
-            self._queued -= lost
-            self._drop(lost, f"the queue stayed full until {when}")
+            self._drop_backlog(f"the queue stayed full until {when}")
             self._publish()
         return False
 

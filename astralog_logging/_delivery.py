@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import random
 import threading
 import time
 import zlib
@@ -83,6 +84,11 @@ class Delivery:
         self.shutting_down = threading.Event()
         self.shutdown_deadline = float("inf")
         self.spooling = False
+        # Transient failures in a row, across batches: the back-off belongs to the drain's
+        # outage, not to one batch, so the batch after one that gave up keeps probing at
+        # the outage's pace instead of starting over at half a second.
+        self.failures_in_a_row = 0
+        self.rng: Callable[[float, float], float] = random.uniform
 
     def body(self, batch_id: str, entries: List[bytes]) -> bytes:
         raw = b"".join((self._head, batch_id.encode(), b'","logs":[', b",".join(entries), b"]}"))
@@ -160,7 +166,8 @@ class Delivery:
         def wait(state: tenacity.RetryCallState) -> float:
             outcome = state.outcome
             last = outcome.result() if outcome is not None and not outcome.failed else None
-            return wait_seconds(state.attempt_number, last, self.retry_max_delay)
+            streak = max(state.attempt_number, self.failures_in_a_row)
+            return wait_seconds(streak, last, self.retry_max_delay, self.rng)
 
         def before_sleep(state: tenacity.RetryCallState) -> None:
             tally.retried += 1
@@ -187,7 +194,9 @@ class Delivery:
         if left <= 0:
             return SendResult(None, error="shutdown_timeout ran out before this batch was sent")
         timeout = min(self.transport.timeout, max(left, 0.05))
-        return self.transport.send(body, batch_id, self.gzip, timeout=timeout)
+        result = self.transport.send(body, batch_id, self.gzip, timeout=timeout)
+        self.failures_in_a_row = self.failures_in_a_row + 1 if retryable(result) else 0
+        return result
 
     def _sleep(self, seconds: float) -> None:
         if self.shutting_down.is_set():

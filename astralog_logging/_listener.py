@@ -37,6 +37,7 @@ from . import _wire
 from ._batching import Batcher
 from ._config import resolve
 from ._delivery import Delivery
+from ._gaps import Gaps
 from ._outbox import END, Outbox
 from ._report import Reporter
 from ._sender import Sender
@@ -60,6 +61,7 @@ class Listener:
         self.owner_gone = False
         self.reporter = Reporter()
         self.parts: Dict[int, List[bytes]] = {}
+        self.gaps = Gaps(stats)
         self.stopping = threading.Event()
         factory = settings.get("session_factory")
         transport = Transport(
@@ -135,24 +137,38 @@ class Listener:
 
     def _take(self, frames: Iterable[_wire.Frame]) -> None:
         entries: List[bytes] = []
-        for kind, producer, _seq, body in frames:
+        missing = 0
+        for kind, producer, seq, body in frames:
+            count = 0
             if kind == _wire.RECORDS:
-                entries.extend(body.split(b"\n"))
+                records = body.split(b"\n")
+                entries.extend(records)
+                count = len(records)
             elif kind == _wire.PART:
                 entry = self._assemble(producer, body)
                 if entry is not None:
                     entries.append(entry)
+                index, total, _ = _wire.parse_part(body)
+                count = int(index == total - 1)
             elif kind == _wire.FLUSH:
                 self._add(entries)
                 entries = []
                 self.outbox.mark(("flush", *_wire.parse_flush(body)))
             elif kind == _wire.STOP:
                 self.begin_stop("", _wire.parse_stop(body))
+            gap = self.gaps.see(producer, seq, count)
+            if gap:  # counted before the table moves on: a kill here counts twice, not never
+                self.stats.add("lost", gap)
+                missing += gap
         self._add(entries)
+        self.gaps.commit()
+        if missing:
+            self.reporter.say(f"{missing} records were read by a listener that died and are "
+                              "lost (counted from the gaps in their sequence numbers)")
 
     def _add(self, entries: List[bytes]) -> None:
         if entries:
-            self.outbox.add(entries)
+            self.outbox.add(entries, then=self.gaps.commit)
             self.stats.add("received", len(entries))
 
     def _assemble(self, producer: int, body: bytes) -> Optional[bytes]:

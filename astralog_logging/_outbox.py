@@ -14,7 +14,7 @@ import collections
 import dataclasses
 import threading
 import time
-from typing import Deque, List, Optional, Tuple, Union
+from typing import Callable, Deque, List, Optional, Tuple, Union
 
 from ._batching import Batcher
 from ._delivery import Tally, new_batch_id
@@ -52,10 +52,12 @@ class Outbox:
 
     # -- reader side (takes the lock itself) ----------------------------------------------
 
-    def add(self, entries: List[bytes]) -> None:
+    def add(self, entries: List[bytes], then: Callable[[], None] = lambda: None) -> None:
+        """Take entries in; ``then`` runs as soon as ``at_risk`` counts them (see _gaps)."""
         with self.cv:
             now = time.monotonic()
             self._risk(len(entries))
+            then()
             for entry in entries:
                 for closed in self.batcher.add(entry, now):
                     self._push(closed)

@@ -173,15 +173,24 @@ class OwnerLink(Link):
         try:
             process = self.process
             if self.wanted and process is not None and process.poll() is not None:
-                lost = self.stats.get("at_risk")
-                self.stats.set("at_risk", 0)
-                self.stats.add("lost", lost)
-                self.reporter.say(f"the listener process died (exit status "
-                                  f"{process.returncode}) holding {lost} records that are "
-                                  "lost; starting a new one")
+                self._count_what_died(f"the listener process died (exit status "
+                                      f"{process.returncode})", "; starting a new one")
                 self.start()
         finally:
             self.lock.release()
+
+    def _count_what_died(self, what: str, then: str = "") -> None:
+        """What a dead listener held in memory is lost, but for the batch it was sending:
+        the drain may have stored that one, so it is ``unconfirmed``, not lost."""
+        stats = self.stats
+        held = stats.get("at_risk")
+        sending = min(stats.get("in_flight"), held)
+        stats.set("at_risk", 0)
+        stats.set("in_flight", 0)
+        stats.add("lost", held - sending)
+        stats.add("unconfirmed", sending)
+        also = f" and {sending} more that were being sent and may have arrived" if sending else ""
+        self.reporter.say(f"{what} holding {held - sending} records that are lost{also}{then}")
 
     def start(self) -> None:
         self.wanted = True
@@ -238,10 +247,10 @@ class OwnerLink(Link):
         try:
             process.wait(max(deadline - time.monotonic(), 0) + 1.0)
         except subprocess.TimeoutExpired:
-            self.reporter.say("the listener did not finish within shutdown_timeout; "
-                              "stopping it; what it still held is lost")
             process.kill()
             process.wait()
+            self._count_what_died("the listener did not finish within shutdown_timeout; "
+                                  "it was stopped")
 
     def cleanup(self) -> None:
         """Remove the advertised paths at exit; the listener holds descriptors, not paths,

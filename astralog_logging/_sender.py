@@ -50,11 +50,23 @@ class Sender:
             if time.monotonic() >= self.delivery.shutdown_deadline:
                 tally = Tally(deferred=len(item.entries), last_error="shutdown_timeout ran out")
             else:
-                tally = self.delivery.deliver(item.entries, item.batch_id)
+                tally = self._deliver(item)
             self.outbox.resolved(item, tally)
             self._account(tally)
             if tally.sent and not tally.deferred:
                 self._resend()
+
+    def _deliver(self, batch: Batch) -> Tally:
+        """Deliver, saying meanwhile how many unspooled records are on the wire: if this
+        process is killed now, the drain may or may not have them (``unconfirmed``)."""
+        on_disk = batch.segment is not None
+        if not on_disk:
+            self.stats.set("in_flight", len(batch.entries))
+        try:
+            return self.delivery.deliver(batch.entries, batch.batch_id)
+        finally:
+            if not on_disk:  # cleared before at_risk drops: a kill between counts them lost
+                self.stats.set("in_flight", 0)
 
     def _resend(self) -> None:
         """Send spooled batches again, oldest first, until one fails."""

@@ -7,7 +7,8 @@ the flush acknowledgements, a producer writes its own slot), so plain aligned 64
 suffice; readers may see a figure a moment old, never a torn one.
 
 Layout, in 64-bit words: a header (magic, listener pid, the listener's counters, figures
-retired from dead producers), then fixed-size slots, one per producer process.
+retired from dead producers), fixed-size slots, one per producer process, then the
+listener's sequence table (see ``_gaps``), then the last error as text.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ LISTENER_FIELDS = (
     "last_status",
     "at_risk",
     "lost",
+    "in_flight",
+    "unconfirmed",
 )
 PRODUCER_FIELDS = ("enqueued", "dropped", "filtered")
 
@@ -43,7 +46,9 @@ _L0 = 4  # first listener counter
 _R0 = _L0 + len(LISTENER_FIELDS)  # retired producer figures
 _SLOT_WORDS = 8  # producer id, pid, 3 producer figures, flush ack, spare
 _SLOTS = 2048
-_TEXT = 8 * (_HEADER_WORDS + _SLOTS * _SLOT_WORDS)  # the last error, as text
+SEQ_ENTRIES = 4096  # producers the listener remembers: (producer id, next sequence)
+_SEQ0 = _HEADER_WORDS + _SLOTS * _SLOT_WORDS
+_TEXT = 8 * (_SEQ0 + 2 * SEQ_ENTRIES)  # the last error, as text
 _TEXT_BYTES = 512
 _SIZE = _TEXT + _TEXT_BYTES
 
@@ -116,6 +121,26 @@ class SharedStats:
 
     def text(self) -> str:
         return self._map[_TEXT : _TEXT + _TEXT_BYTES].split(b"\0", 1)[0].decode("utf-8", "replace")
+
+    def seq_table(self) -> Iterator[tuple[int, int, int]]:
+        """(index, producer, next sequence) of every used entry, as a dead listener left them."""
+        for index in range(SEQ_ENTRIES):
+            producer = int(self._w[_SEQ0 + 2 * index])
+            if producer:
+                yield index, producer, int(self._w[_SEQ0 + 2 * index + 1])
+
+    @property
+    def seq_forgot(self) -> bool:
+        """Whether the table ever evicted a producer: then an unknown one proves nothing."""
+        return bool(self._w[3])
+
+    def forget_seq(self) -> None:
+        self._w[3] = 1
+
+    def set_seq(self, index: int, producer: int, next_seq: int) -> None:
+        # The sequence first: a reader that sees the new producer id sees its sequence too.
+        self._w[_SEQ0 + 2 * index + 1] = next_seq
+        self._w[_SEQ0 + 2 * index] = producer
 
     def ack_flush(self, slot: int, token: int) -> None:
         if 0 <= slot < _SLOTS:

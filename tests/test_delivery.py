@@ -107,3 +107,21 @@ def test_shutdown_deadline_bounds_retries(drain: LocalDrain) -> None:
     tally = delivery.deliver([_entry(1)])
     assert tally.deferred == 1
     assert time.monotonic() - started < 10, "waited for the 60 s Retry-After"
+
+
+def test_backoff_follows_the_outage_not_the_batch(drain: LocalDrain) -> None:
+    """The batch after one that gave up waits at the outage's pace; a success resets it."""
+    drain.fail_next(*([503] * 7))
+    delivery, _ = _delivery(drain, retries=2)
+    delivery.retry_max_delay, delivery.retry_deadline = 100.0, 1000.0
+    delivery.rng = lambda lo, hi: hi  # the largest wait jitter can pick
+    waits: List[float] = []
+    delivery._sleep = waits.append  # type: ignore[method-assign]  # record, do not sleep
+    assert delivery.deliver([_entry(1)]).deferred == 1
+    assert delivery.deliver([_entry(2)]).deferred == 1
+    assert waits == [0.5, 1.0, 4.0, 8.0]  # after the 1st, 2nd, 4th and 5th failure in a row
+    assert delivery.deliver([_entry(3)]).sent == 1  # the 7th failure, then accepted
+    assert delivery.failures_in_a_row == 0
+    drain.fail_next(503)
+    assert delivery.deliver([_entry(4)]).sent == 1
+    assert waits == [0.5, 1.0, 4.0, 8.0, 32.0, 0.5]
