@@ -4,7 +4,7 @@ The receiver answers 503 for ``seconds`` while the producer logs at a steady ``r
 it recovers and the run waits until every record arrived. The listener is given settings
 that outlast the outage (enough retries, a deadline past its end, a 5 s cap on the back-off
 so recovery is quick to observe); with the defaults (10 retries) a batch is given up after
-about a minute of outage on average. Memory is sampled every half second.
+about 75 s of a fresh outage on average. Memory is sampled every half second.
 """
 
 from __future__ import annotations

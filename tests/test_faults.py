@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import os
 import signal
 import subprocess
@@ -12,7 +13,7 @@ import pytest
 
 from astralog_logging.testing import LocalDrain
 
-from ._procs import ROOT, drain_env, run_script
+from ._procs import ROOT, drain_env, run_script, wait_until
 
 APP = """
 import logging, os, sys, time
@@ -20,7 +21,8 @@ sys.path.insert(0, %r)
 import astralog_logging
 handler = astralog_logging.AstralogHandler(
     flush_interval=0.2, shutdown_timeout=float(os.environ.get("SHUTDOWN", "5")),
-    spool_dir=os.environ.get("SPOOL"), retry_max_delay=0.5)
+    spool_dir=os.environ.get("SPOOL"), retry_max_delay=0.5,
+    timeout=float(os.environ.get("TIMEOUT", "10")))
 root = logging.getLogger()
 root.addHandler(handler)
 root.setLevel(logging.INFO)
@@ -77,6 +79,27 @@ assert handler.flush(60)
 """, drain_env(drain.endpoint, drain.token, SHUTDOWN="60"), timeout=120)
     assert _indices(drain, "storm") == list(range(3000))
     assert any(r.status == 503 for r in drain.requests())
+
+
+def test_slow_drain_timeouts_are_retried_and_stored_once(drain: LocalDrain) -> None:
+    """A drain slower than the client's timeout still stores what it was sent; the retry
+    carries the same batch_id, so every record is stored exactly once."""
+    drain.delay(1.0)
+    proc = subprocess.Popen([sys.executable, "-c", APP + """
+for i in range(300):
+    log.info("slow %d", i, extra={"meta": {"run": "slow", "i": i}})
+print(handler.flush(60), handler.stats()["retried"] > 0, flush=True)
+"""], env=drain_env(drain.endpoint, drain.token, TIMEOUT="0.3"), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: len(drain.requests()) >= 2, 30, "two timed-out requests")
+    finally:
+        drain.delay(0)
+    out, err = proc.communicate(timeout=90)
+    assert out.split() == ["True", "True"], err
+    assert _indices(drain, "slow") == list(range(300))
+    sends = collections.Counter(r.batch_id for r in drain.requests())
+    assert max(sends.values()) >= 2, "no batch was sent twice: nothing timed out"
 
 
 @pytest.mark.parametrize("spooled", [True, False], ids=["spool", "no-spool"])
