@@ -24,6 +24,7 @@ import tenacity
 from ._report import Reporter
 from ._retry import retryable, wait_seconds
 from ._transport import SendResult, Transport
+from ._truncate import halve
 from ._version import __version__
 
 _SDK = orjson.dumps({"name": "astralog-logging", "version": __version__})
@@ -122,6 +123,10 @@ class Delivery:
             half = len(entries) // 2
             self._deliver(entries[:half], derived_id(batch_id, "a"), tally)
             self._deliver(entries[half:], derived_id(batch_id, "b"), tally)
+        elif status == 413 and (smaller := halve(entries[0])) is not None:
+            self.reporter.limited("entry-too-large", "the drain refused one entry as too "
+                                  "large (HTTP 413); it was cut to fit and marked truncated")
+            self._deliver([smaller], derived_id(batch_id, "t"), tally)
         elif status == 400 and result.index is not None and 0 <= result.index < len(entries):
             tally.failed += 1
             self.reporter.limited(

@@ -87,6 +87,21 @@ def test_413_splits_until_it_fits(drain: LocalDrain) -> None:
     assert drain.requests()[0].status == 413
 
 
+def test_413_for_a_single_entry_cuts_it_to_fit(drain: LocalDrain) -> None:
+    """One entry over the drain's 256 KiB limit is cut (to half, then half again, as
+    needed) and arrives marked truncated, its head and required fields intact."""
+    entry = orjson.dumps({
+        **orjson.loads(_entry(7)), "message": "head " + "y" * (600 * 1024)})
+    delivery, out = _delivery(drain, gzip=False)
+    tally = delivery.deliver([entry])
+    assert (tally.sent, tally.failed) == (1, 0)
+    [stored] = drain.records()
+    assert stored["truncated"] is True and stored["meta"] == {"i": 7}
+    assert stored["message"].startswith("head yyy")
+    assert [r.status for r in drain.requests()] == [413, 413, 200]
+    assert "cut to fit" in out.getvalue()
+
+
 def test_retries_stop_at_max_retries(drain: LocalDrain) -> None:
     """A drain that keeps failing: max_retries + 1 attempts, then the batch counts as failed."""
     drain.fail_next(*([503] * 10))
