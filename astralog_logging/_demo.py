@@ -49,8 +49,8 @@ _NUMERIC = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNIN
 
 
 def run_demo(workers: int = 4, records: int = 2000, db: str | None = None) -> int:
-    workdir = tempfile.mkdtemp(prefix="astralog-demo-")
-    db_path = db or os.path.join(workdir, "demo.db")
+    # Kept after the run: the last lines print how to look inside it.
+    db_path = db or os.path.join(tempfile.mkdtemp(prefix="astralog-demo-"), "demo.db")
     with DrainServer(port=0, token=_TOKEN, db_path=db_path) as server:
         logging.config.dictConfig(_logging_config(server.endpoint))
         handler: Any = logging.getLogger().handlers[0]
