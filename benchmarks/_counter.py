@@ -16,7 +16,7 @@ import time
 from typing import Callable, Dict, Optional
 
 SLOTS = ("received", "distinct", "duplicates", "invalid", "requests", "rejected",
-         "rejected_in_outage", "outage")
+         "rejected_in_outage", "outage", "stall", "stalled_requests")
 _SLOT = struct.Struct("q")
 GIVE_UP_EVERY = 0.5  # seconds between asking a system whether it dropped records
 _SIZE = _SLOT.size * len(SLOTS)

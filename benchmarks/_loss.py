@@ -35,3 +35,26 @@ def merge(verdicts: list[Dict[str, Any]]) -> Dict[str, Any]:
         return {"ok": True, "lost": 0, "runs": 0}
     bad = sum(1 for v in verdicts if not v["ok"])
     return {**verdicts[-1], "ok": bad == 0, "runs": len(verdicts), "bad_runs": bad}
+
+
+def accounted(counters: Counters, expected: int, counted: Dict[str, int]) -> Dict[str, Any]:
+    """Is every record either delivered or counted as lost by the system itself?
+
+    For runs that are meant to lose (a stalled drain with small bounds): ``counted`` is the
+    system's own loss counters, and the run is void only if records went missing uncounted,
+    were counted lost but arrived anyway (``lost`` below zero), or arrived twice or garbled.
+    """
+    got = counters.snapshot()
+    unaccounted = expected - got["distinct"] - sum(counted.values())
+    result: Dict[str, Any] = {
+        "expected": expected,
+        "distinct": got["distinct"],
+        "lost": unaccounted,
+        "duplicates": got["duplicates"],
+        "invalid": got["invalid"],
+        "refused_requests": got["rejected"] - got["rejected_in_outage"],
+        "system_reported": counted,
+    }
+    result["ok"] = (unaccounted == 0 and got["duplicates"] == 0 and got["invalid"] == 0
+                    and result["refused_requests"] == 0)
+    return result

@@ -30,6 +30,9 @@ class Plan:
     outage_seconds: float = 30.0
     outage_rate: float = 1_000.0
     burst_count: int = 100_000
+    stall_seconds: float = 25.0  # long enough for 2-3 of the package's 10 s-limited lines
+    stall_baseline_seconds: float = 5.0
+    stall_rate: float = 2_000.0
     drain_check: bool = True  # one e2e run into the real drain, to show its own cost
     peers_beyond_emit: bool = True  # end to end and shutdown for the peers too
 
@@ -59,6 +62,11 @@ class Plan:
         if "ours" in systems and self.outage_seconds > 0:
             jobs.append(("outage", "ours", {"seconds": self.outage_seconds,
                                             "rate": self.outage_rate, "receiver": "drain"}))
+        if "ours" in systems and self.stall_seconds > 0:
+            jobs += [("stall", "ours", {"variant": v, "seconds": self.stall_seconds,
+                                        "baseline": self.stall_baseline_seconds,
+                                        "rate": self.stall_rate})
+                     for v in ("drain", "listener")]
         if "otel" in systems and self.burst_count:
             jobs.append(("burst", "otel", {"count": self.burst_count}))
         return jobs
@@ -68,4 +76,5 @@ FULL = Plan()
 QUICK = Plan(emit_count=2_000, emit_runs=2, exc_count=300, exc_runs=1, warmup=200,
              e2e_total=4_000, e2e_peer_total=4_000, e2e_producers=(2,), e2e_peer_producers=(2,),
              shutdown_count=10_000, outage_seconds=3.0, outage_rate=1_000.0,
-             burst_count=0, drain_check=False, peers_beyond_emit=False)
+             burst_count=0, drain_check=False, peers_beyond_emit=False,
+             stall_seconds=3.0, stall_baseline_seconds=1.0)

@@ -4,7 +4,8 @@
 port, printed on stdout), decodes what arrives, and keeps the shared counters current. It
 runs apart from the process being measured so that its CPU is not billed to the system
 under test, and it answers the way each real service would (202/200, or 503 while the
-benchmark simulates an outage). It exits when its stdin closes.
+benchmark simulates an outage, or not at all while it simulates a stalled drain). It exits
+when its stdin closes.
 """
 
 from __future__ import annotations
@@ -12,11 +13,15 @@ from __future__ import annotations
 import socketserver
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 from . import _decoders
 from ._counter import Counters
+
+HOLD_POLL = 0.05  # seconds between looks at the stall flag while a request is held
+HOLD_MAX = 900.0  # a held request is let go after this long even if the stall never ends
 
 
 class Tally:
@@ -59,6 +64,19 @@ class Tally:
                 c.set("rejected_in_outage", c.get("rejected_in_outage") + 1)
             c.set("rejected", c.get("rejected") + 1)
 
+    def hold(self) -> None:
+        """A stalled drain: keep this request unanswered until the stall is lifted.
+
+        Its records are never counted: the client has timed out on it by then, so it will
+        send them again or count them as failed, and counting them here too would hide a loss.
+        """
+        with self.lock:
+            c = self.counters
+            c.set("stalled_requests", c.get("stalled_requests") + 1)
+        deadline = time.monotonic() + HOLD_MAX
+        while self.counters.get("stall") and time.monotonic() < deadline:
+            time.sleep(HOLD_POLL)
+
     def _publish(self) -> None:
         c = self.counters
         c.set("received", self.received)
@@ -79,6 +97,10 @@ def http_server(kind: str, tally: Tally, token: str) -> ThreadingHTTPServer:
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            if tally.counters.get("stall"):
+                tally.hold()
+                self.close_connection = True  # no answer at all, as a hung drain gives
+                return
             if tally.counters.get("outage"):
                 tally.reject(outage=True)
                 self._answer(503, b'{"error":"outage"}', "application/json")
@@ -133,7 +155,8 @@ def tcp_server(tally: Tally) -> socketserver.ThreadingTCPServer:
 
 
 class _Outage:
-    """The drain's fault plan while the benchmark simulates an outage: 503 to everything."""
+    """The drain's fault plan: 503 to everything in an outage; in a stall, hold each request
+    until the stall is lifted, then 503 (its client gave up waiting long before)."""
 
     def __init__(self, tally: Tally) -> None:
         from astralog_logging.drain._server import Reply
@@ -142,6 +165,9 @@ class _Outage:
         self.reply = Reply(503, {"error": "outage"}, injected=True)
 
     def take(self) -> Tuple[float, Optional[Any]]:
+        if self.tally.counters.get("stall"):
+            self.tally.hold()
+            return 0.0, self.reply
         if self.tally.counters.get("outage"):
             self.tally.reject(outage=True)
             return 0.0, self.reply

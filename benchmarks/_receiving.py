@@ -51,6 +51,10 @@ class Receiver:
     def outage(self, on: bool) -> None:
         self.counters.set("outage", int(on))
 
+    def stall(self, on: bool) -> None:
+        """Hold every request unanswered while on; when it goes off, they are let go."""
+        self.counters.set("stall", int(on))
+
     def close(self) -> None:
         process, self.process = self.process, None
         if process is None:

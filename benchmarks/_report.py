@@ -12,6 +12,8 @@ from ._plan import Plan
 
 Row = Tuple[str, str, Dict[str, Any], Dict[str, Any]]
 MIB = 1024 * 1024
+MICROSECONDS = 1000.0  # a stall run's p99.9 per call under this: emit did not block
+GAP_SLACK = 0.1  # s: a stderr line is stamped when read, a few ms after it was written
 
 
 def _num(x: Optional[float], digits: int = 1) -> str:
@@ -213,6 +215,57 @@ def _outage_table(rep: Report) -> Tuple[str, Optional[Dict[str, Any]]]:
     return text, res
 
 
+def _stall_tables(rep: Report) -> str:
+    """Emit time per call, healthy then stalled, and where every record went, per variant."""
+    runs = rep.of("stall")
+    if not runs:
+        return ""
+    timing, fate = [], []
+    for _, _, opts, res in runs:
+        name = str(opts.get("variant"))
+        if "error" in res:
+            rep.good(res, f"stall {name}")
+            fate.append([name, "**FAILED**"] + ["—"] * 8)
+            continue
+        what = f"stall {res['title']}"
+        for period, key in (("healthy drain", "emit_healthy_us"), ("stall", "emit_stalled_us")):
+            s = res[key]
+            timing.append([res["title"], period, f"{s.get('calls', 0):,}",
+                           *[rep.cell(res, _num(s.get(q)), what)
+                             for q in ("p50", "p99", "p999", "max")]])
+        fate.append(_stall_fate(rep, res, what))
+    head = ["variant", "period", "calls", "p50 µs", "p99 µs", "p99.9 µs", "max µs"]
+    head2 = ["variant", "emitted", "arrived", "dropped: app queue", "dropped: listener buffer",
+             "failed", "uncounted", "stderr report lines", "smallest gap, one kind (s)",
+             "verdict"]
+    first = next(r for _, _, _, r in runs)
+    settings = first.get("settings", {})
+    note = (f"The app logs {_num(first.get('rate'), 0)} records/s, a healthy period first, "
+            f"then a {_num(first.get('seconds'), 0)} s stall: the receiver holds every request "
+            "unanswered (drain stalled) or the listener process is SIGSTOPped (listener "
+            "stopped); then the stall is lifted and every record must have arrived or be "
+            "counted lost by the handler. Settings: "
+            + ", ".join(f"{k}={v}" for k, v in settings.items())
+            + f". Verdict: emit p99.9 under {MICROSECONDS:.0f} µs during the stall, nothing "
+            "uncounted, at most one stderr line per 10 s of each kind.")
+    return _table(head, timing) + "\n\n" + _table(head2, fate) + "\n\n" + note
+
+
+def _stall_fate(rep: Report, res: Dict[str, Any], what: str) -> List[str]:
+    losses, reports = res["losses"], res["reports"]
+    gap = reports.get("min_gap_s")
+    kinds = "; ".join(f"{len(v)} {k}" for k, v in reports.get("by_kind", {}).items())
+    p999 = res["emit_stalled_us"].get("p999")
+    ok = (rep.good(res, what) and p999 is not None and p999 < MICROSECONDS
+          and (gap is None or gap >= 10.0 - GAP_SLACK))
+    return [res["title"], f"{res['records']:,}", f"{res['arrived']:,}",
+            f"{losses['dropped']:,}", f"{losses['listener_dropped']:,}",
+            f"{losses['failed']:,}" + (f" (+{losses['lost']:,} lost)" if losses["lost"] else ""),
+            rep.cell(res, str(res["loss"]["lost"]), what),
+            f"{reports['lines']}" + (f" ({kinds})" if kinds else ""),
+            _num(gap, 2), "held" if ok else "**NOT HELD**"]
+
+
 def _targets(ratios: Dict[str, float], e2e: Dict[str, float], emit_ours: Optional[float],
              listener: Optional[float], close_s: Optional[float],
              outage: Optional[Dict[str, Any]]) -> str:
@@ -290,6 +343,9 @@ def render(header: str, plan: Plan, results: List[Row], *, quick: bool) -> Tuple
     ]
     if outage:
         parts += ["### Memory through a drain outage (astralog-logging)", outage]
+    stall = _stall_tables(rep)
+    if stall:
+        parts += ["### A stalled drain with small bounds (astralog-logging)", stall]
     burst = rep.result("burst", "otel")
     if burst and "error" not in burst:
         parts.append(f"OpenTelemetry at its default queue size (2048), a burst of "

@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from . import _report
 from ._plan import FULL, QUICK, Plan
 from ._receiving import ROOT, child_env
-from ._worker import MARK
+from ._worker import MARK, SCENARIOS
 from .systems import REGISTRY
 
 RESULTS = os.path.join(ROOT, "benchmarks", "results", "latest.json")
@@ -32,6 +32,8 @@ def parse(argv: Optional[List[str]]) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="a smoke run (< 1 min); figures are noise")
     p.add_argument("--systems", default="", help="comma-separated subset of: "
                    + ", ".join(REGISTRY))
+    p.add_argument("--scenarios", default="", help="comma-separated subset of: "
+                   + ", ".join(SCENARIOS))
     p.add_argument("--outage-seconds", type=float, help="drain outage length (default 30; "
                    "issue 6's full one is 600)")
     p.add_argument("--outage-rate", type=float, help="records/s logged through the outage")
@@ -102,12 +104,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     if unknown:
         print(f"unknown system(s): {', '.join(unknown)}", file=sys.stderr)
         return 2
+    scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()] or list(SCENARIOS)
+    unknown = sorted(set(scenarios) - set(SCENARIOS))
+    if unknown:
+        print(f"unknown scenario(s): {', '.join(unknown)}", file=sys.stderr)
+        return 2
     header = machine()
     print(header, file=sys.stderr)
     results: List[Tuple[str, str, Dict[str, Any], Dict[str, Any]]] = []
-    jobs = plan.jobs(systems)
+    jobs = [job for job in plan.jobs(systems) if job[0] in scenarios]
     for n, (scenario, system, opts) in enumerate(jobs, 1):
-        timeout = plan.outage_seconds + 600 if scenario == "outage" else 600
+        timeout = 600 + float(opts["seconds"]) if scenario in ("outage", "stall") else 600
         print(f"[{n}/{len(jobs)}] {scenario} {system} {json.dumps(opts)}", file=sys.stderr,
               flush=True)
         result = run_job(scenario, system, opts, timeout)

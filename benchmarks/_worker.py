@@ -21,13 +21,14 @@ SCENARIOS = {
     "shutdown": "benchmarks._shutdown",
     "outage": "benchmarks._outage",
     "burst": "benchmarks._burst",
+    "stall": "benchmarks._stall",
 }
 
 
 def main(argv: List[str]) -> int:
     scenario, system_name, raw = argv
     module = importlib.import_module(SCENARIOS[scenario])
-    system = load(system_name) if scenario not in ("outage", "burst") else None
+    system = load(system_name) if scenario not in ("outage", "burst", "stall") else None
     result = module.run(system_name, system, json.loads(raw))
     sys.stdout.write(MARK + json.dumps(result) + "\n")
     sys.stdout.flush()

@@ -186,8 +186,9 @@ def test_callbacks_hear_successes_and_failures(drain: LocalDrain, tmp_path: Path
     env = drain_env(drain.endpoint, drain.token)
     env["PYTHONPATH"] = f"{tmp_path}:{env['PYTHONPATH']}"
     drain.allow_errors = True
-    app = APP.replace("retry_max_delay=0.5)", "retry_max_delay=0.5, "
-                      "on_success='callbacks:ok', on_error='callbacks:bad')")
+    app = APP.replace("retry_max_delay=0.5,", "retry_max_delay=0.5, "
+                      "on_success='callbacks:ok', on_error='callbacks:bad',")
+    assert app != APP
     # Two runs: one healthy, one against a drain that rejects the token.
     run_script(app + """
 for i in range(10):
