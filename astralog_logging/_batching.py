@@ -30,6 +30,11 @@ class Batcher:
     def __len__(self) -> int:
         return len(self._entries)
 
+    @property
+    def open_entries(self) -> List[bytes]:
+        """The open batch so far (the spool writes it ahead, part by part); do not modify."""
+        return self._entries
+
     def add(self, entry: bytes, now: float) -> Sequence[List[bytes]]:
         """Add one entry; return the batches that adding it closed (usually none).
 

@@ -23,7 +23,7 @@ import weakref
 from typing import Callable, Deque, List, Optional, Tuple
 
 from . import _wire
-from ._report import Reporter
+from ._report import Reporter, records
 from ._shared import SharedStats
 
 LINGER = 0.02  # seconds a record may wait for company before its frame is written anyway
@@ -149,7 +149,7 @@ class Channel:
         if count <= 0:
             return
         self.dropped += count
-        self.reporter.limited("dropped", f"{self.dropped} records dropped so far in this "
+        self.reporter.limited("dropped", f"{records(self.dropped)} dropped so far in this "
                               f"process: {why}")
 
     # -- the helper thread ---------------------------------------------------------------

@@ -21,7 +21,7 @@ from typing import Callable, List, Optional
 import orjson
 import tenacity
 
-from ._report import Reporter
+from ._report import Reporter, records
 from ._retry import retryable, wait_seconds
 from ._transport import SendResult, Transport
 from ._truncate import halve
@@ -152,9 +152,10 @@ class Delivery:
             self.reporter.once(
                 f"auth-{result.status}",
                 f"ASTRALOG REJECTED THE TOKEN ({reason}) for {self.transport.endpoint}; "
-                f"{count} records were {fate}; nothing is delivered until the token is fixed")
+                f"{records(count)} {'was' if count == 1 else 'were'} {fate}; nothing is "
+                "delivered until the token is fixed")
             return
-        self.reporter.limited("failed", f"{count} records could not be delivered ({reason}); "
+        self.reporter.limited("failed", f"{records(count)} could not be delivered ({reason}); "
                               f"{fate}")
 
     def _send_with_retries(self, body: bytes, batch_id: str, tally: Tally) -> SendResult:

@@ -39,7 +39,7 @@ from ._config import resolve
 from ._delivery import Delivery
 from ._gaps import Gaps
 from ._outbox import END, Outbox
-from ._report import Reporter
+from ._report import Reporter, records
 from ._sender import Sender
 from ._shared import SharedStats
 from ._spool import Spool
@@ -63,6 +63,7 @@ class Listener:
         self.parts: Dict[int, List[bytes]] = {}
         self.gaps = Gaps(stats)
         self.stopping = threading.Event()
+        self.at_stop: Dict[str, int] = {}
         factory = settings.get("session_factory")
         transport = Transport(
             settings["endpoint"], settings["token"], timeout=settings["timeout"],
@@ -141,9 +142,9 @@ class Listener:
         for kind, producer, seq, body in frames:
             count = 0
             if kind == _wire.RECORDS:
-                records = body.split(b"\n")
-                entries.extend(records)
-                count = len(records)
+                lines = body.split(b"\n")
+                entries.extend(lines)
+                count = len(lines)
             elif kind == _wire.PART:
                 entry = self._assemble(producer, body)
                 if entry is not None:
@@ -163,7 +164,7 @@ class Listener:
         self._add(entries)
         self.gaps.commit()
         if missing:
-            self.reporter.say(f"{missing} records were read by a listener that died and are "
+            self.reporter.say(f"{records(missing)} read by a listener that died are "
                               "lost (counted from the gaps in their sequence numbers)")
 
     def _add(self, entries: List[bytes]) -> None:
@@ -191,8 +192,21 @@ class Listener:
         if seconds_left is None:
             seconds_left = self.settings["shutdown_timeout"]
         self.delivery.shutdown_deadline = time.monotonic() + seconds_left
+        self.at_stop = {field: self.stats.get(field) for field in ("failed", "spooled")}
         self.delivery.shutting_down.set()
         self.stopping.set()
+
+    def say_what_stop_left(self) -> None:
+        """The one line a shutdown owes: what it could not deliver, and where that went.
+        Failures before the stop were reported as they happened."""
+        failed, spooled = (self.stats.get(f) - self.at_stop.get(f, 0) for f in ("failed",
+                                                                                  "spooled"))
+        if failed:
+            self.reporter.say(f"{records(failed)} could not be delivered before the listener "
+                              "stopped and are lost")
+        if spooled:
+            self.reporter.say(f"{records(spooled)} could not be delivered before the listener "
+                              "stopped; they wait in the spool for the next start")
 
 
 def _optional(path: Optional[str], setting: str) -> Any:
@@ -229,9 +243,8 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: listener.begin_stop("SIGTERM"))
     reader = threading.Thread(target=listener.read_forever, name="astralog-reader", daemon=True)
     reader.start()
-    total = listener.sender.run()
-    if total.failed:
-        listener.reporter.say(f"{total.failed} records could not be delivered before exit")
+    listener.sender.run()
+    listener.say_what_stop_left()
     listener.delivery.transport.close()
     if listener.owner_gone:  # nobody else will remove them
         shutil.rmtree(os.path.dirname(sock.getsockname()), ignore_errors=True)

@@ -3,7 +3,9 @@
 The reader thread adds entries (the batcher inside decides where batches end) and markers;
 the sender takes them in order. Three promises meet here, which is why they share one lock:
 memory stays under ``max_buffer_bytes`` (``overflow`` chooses what goes when it is full);
-with a spool every batch is written to disk before anyone may send it; and ``at_risk``
+with a spool every entry is on disk once the read that brought it is taken in (the open
+batch is written ahead in parts under its final batch_id), before anyone may send it; and
+``at_risk``
 always says how many received entries would be lost if this process died now, so the
 owner can count a killed listener's loss exactly.
 """
@@ -18,7 +20,7 @@ from typing import Callable, Deque, List, Optional, Tuple, Union
 
 from ._batching import Batcher
 from ._delivery import Tally, new_batch_id
-from ._report import Reporter
+from ._report import Reporter, records
 from ._shared import SharedStats
 from ._spool import Segment, Spool
 
@@ -49,6 +51,12 @@ class Outbox:
         self._items: Deque[Item] = collections.deque()
         self._bytes = 0
         self._at_risk = 0
+        self._dropped = 0
+        # The open batch: its id is fixed when it opens, so the parts the spool writes ahead
+        # and the batch that is finally sent are one and the same.
+        self._open_id = new_batch_id()
+        self._open_written = 0
+        self._open_segment: Optional[Segment] = None
 
     # -- reader side (takes the lock itself) ----------------------------------------------
 
@@ -61,6 +69,8 @@ class Outbox:
             for entry in entries:
                 for closed in self.batcher.add(entry, now):
                     self._push(closed)
+            if self.spool is not None:
+                self._write_ahead(self.batcher.open_entries)
             self.cv.notify()
 
     def tick(self) -> None:
@@ -116,13 +126,25 @@ class Outbox:
 
     # -- inside the lock -----------------------------------------------------------------
 
+    def _write_ahead(self, entries: List[bytes]) -> None:
+        """Put what the spool does not have yet of the open batch on disk."""
+        assert self.spool is not None
+        new = entries[self._open_written :]
+        if new:
+            self._open_segment = self.spool.append(self._open_id, new, self._open_segment)
+            self._open_written = len(entries)
+            self._risk(-len(new))  # on disk now: a crash no longer loses it
+
     def _push(self, entries: List[bytes]) -> None:
         if not entries:
             return
-        batch = Batch(entries, new_batch_id(), sum(map(len, entries)))
+        batch = Batch(entries, self._open_id, sum(map(len, entries)))
         if self.spool is not None:
-            batch.segment = self.spool.append(batch.batch_id, entries)
-            self._risk(-len(entries))  # on disk now: a crash no longer loses it
+            self._write_ahead(entries)
+            batch.segment = self._open_segment
+        self._open_id = new_batch_id()
+        self._open_written = 0
+        self._open_segment = None
         while self._bytes + batch.size > self.max_bytes:
             if self.overflow == "drop_oldest" and self._drop_oldest():
                 continue
@@ -150,8 +172,9 @@ class Outbox:
             return
         self._risk(-count)
         self.stats.add("listener_dropped", count)
-        self.reporter.limited("overflow", f"the drain is not keeping up: {count} records "
-                              f"dropped (max_buffer_bytes={self.max_bytes} is full)")
+        self._dropped += count
+        self.reporter.limited("overflow", f"the drain is not keeping up: {records(self._dropped)}"
+                              f" dropped so far (max_buffer_bytes={self.max_bytes} is full)")
 
     def _enforce_spool_limit(self) -> None:
         assert self.spool is not None
@@ -159,7 +182,7 @@ class Outbox:
         if lost:
             self.stats.add("listener_dropped", lost)
             self.reporter.limited("spool-full", f"the spool is full (spool_max_bytes): "
-                                  f"{lost} of its oldest records deleted")
+                                  f"{records(lost)} deleted, the oldest")
 
     def _risk(self, change: int) -> None:
         self._at_risk += change

@@ -35,7 +35,7 @@ import orjson
 from . import _address, _signals
 from ._channel import Channel
 from ._config import Config
-from ._report import Reporter
+from ._report import Reporter, records
 from ._shared import SharedStats
 
 _PIPE_SIZE = 1 << 20  # room for bursts while the listener starts or catches up
@@ -80,6 +80,7 @@ class Link:
 
     def push_at_exit(self) -> None:
         self.channel.push_or_count(time.monotonic() + self.config.shutdown_timeout, "exit")
+        self.reporter.wait_written()  # multiprocessing children end in os._exit
 
     def push_on_signal(self) -> None:
         self.channel.push(time.monotonic() + 1.0, in_signal_handler=True)
@@ -190,7 +191,7 @@ class OwnerLink(Link):
         stats.add("lost", held - sending)
         stats.add("unconfirmed", sending)
         also = f" and {sending} more that were being sent and may have arrived" if sending else ""
-        self.reporter.say(f"{what} holding {held - sending} records that are lost{also}{then}")
+        self.reporter.say(f"{what} holding {records(held - sending)} that are lost{also}{then}")
 
     def start(self) -> None:
         self.wanted = True

@@ -4,34 +4,64 @@ Logging a logging failure through the same pipeline recurses or deadlocks, so th
 speaks on stderr only. Repeated trouble is folded into at most one line per ``every``
 seconds per topic, with the count of what was folded; a few events (a rejected token) are
 said once and loudly.
+
+In an application process a report may be due in the middle of ``emit`` (a full queue),
+and stderr may be a pipe nobody reads (a stuck log collector): a write there would block
+the caller. So there lines go to a small thread of their own, which alone may block; past
+``_BACKLOG`` waiting lines the oldest are dropped, and at exit the waiting ones get a
+bounded moment to go out.
 """
 
 from __future__ import annotations
 
+import atexit
+import collections
 import os
 import sys
 import threading
 import time
-from typing import Callable, Dict, Set, TextIO, Tuple
+import weakref
+from typing import Callable, Deque, Dict, Optional, Set, TextIO, Tuple
+
+_BACKLOG = 64
+_EXIT_GRACE = 0.5  # seconds the exit waits for lines still waiting to be written
+
+
+def records(n: int) -> str:
+    return f"{n} record" if n == 1 else f"{n} records"
 
 
 class Reporter:
     def __init__(self, every: float = 10.0, clock: Callable[[], float] = time.monotonic,
-                 stream: TextIO | None = None) -> None:
+                 stream: TextIO | None = None, background: bool = False) -> None:
         self.every = every
         self._clock = clock
         self._stream = stream
         self._lock = threading.Lock()
         self._last: Dict[str, Tuple[float, int]] = {}
         self._said: Set[str] = set()
+        self._background = background
+        self._lines: Deque[str] = collections.deque(maxlen=_BACKLOG)
+        self._wake = threading.Condition(self._lock)
+        self._writer: Optional[threading.Thread] = None
+        self._writing = False
+        if background:
+            ref = weakref.ref(self)
+            os.register_at_fork(after_in_child=lambda: _call(ref, "_after_fork"))
+            atexit.register(lambda: _call(ref, "wait_written"))
 
     def say(self, message: str) -> None:
-        stream = self._stream or sys.stderr
-        try:
-            stream.write(f"astralog-logging[{os.getpid()}]: {message}\n")
-            stream.flush()
-        except (OSError, ValueError, AttributeError):
-            pass  # stderr closed or replaced by something odd: nothing better to do
+        line = f"astralog-logging[{os.getpid()}]: {message}\n"
+        if not self._background:
+            self._write(line)
+            return
+        with self._lock:
+            self._lines.append(line)
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._run, name="astralog-report",
+                                                daemon=True)
+                self._writer.start()
+            self._wake.notify()
 
     def once(self, topic: str, message: str) -> None:
         with self._lock:
@@ -53,3 +83,50 @@ class Reporter:
             message += f" ({folded} similar reports folded since the last one)"
         self.say(message)
         return True
+
+    def wait_written(self, timeout: float = _EXIT_GRACE) -> bool:
+        """Give waiting lines a bounded moment to reach stderr (at exit, in tests)."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._lines or self._writing:
+                left = deadline - time.monotonic()
+                if left <= 0 or self._writer is None:
+                    return False
+                self._wake.wait(left)
+        return True
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                while not self._lines:
+                    self._wake.wait()
+                line = self._lines.popleft()
+                self._writing = True
+            try:
+                self._write(line)  # the one place allowed to block on stderr
+            finally:
+                with self._lock:
+                    self._writing = False
+                    self._wake.notify_all()
+
+    def _write(self, line: str) -> None:
+        stream = self._stream or sys.stderr
+        try:
+            stream.write(line)
+            stream.flush()
+        except (OSError, ValueError, AttributeError):
+            pass  # stderr closed or replaced by something odd: nothing better to do
+
+    def _after_fork(self) -> None:
+        # The writer thread did not survive the fork, and its lock may be held by it.
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._writer = None
+        self._writing = False
+        self._lines.clear()
+
+
+def _call(ref: weakref.ref[Reporter], method: str) -> None:
+    obj = ref()
+    if obj is not None:
+        getattr(obj, method)()

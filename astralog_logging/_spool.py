@@ -1,7 +1,9 @@
 """The disk spool: batches the drain has not accepted yet, kept across crashes and restarts.
 
-When ``spool_dir`` is set the listener writes every batch here *before* it tries to send
-it (a write-ahead log), so a killed listener loses only its open batch, and a batch that
+When ``spool_dir`` is set the listener writes every entry here as soon as it has read it,
+*before* anyone tries to send it (a write-ahead log): the open batch goes out in parts that
+share its batch_id and read back as one batch. So a killed listener loses only what it was
+reading at that instant (counted by ``_gaps``), and a batch that
 cannot be delivered now (drain down, retries exhausted, shutdown, a rejected token) stays
 on disk until it can. Batches keep their batch_id across the spool, so a batch that did
 reach the drain before a crash is not stored twice when it is sent again.
@@ -11,8 +13,9 @@ hash of the configuration (never the token). A segment is a sequence of records:
 
     magic "ALSP" | length (4) | crc32 (4) | entry count (4) | batch_id (32) | entries
 
-entries joined by ``\\n``. A torn write at the end (a crash mid-append) fails its length or
-CRC check and ends the segment there: detected, never parsed as garbage.
+entries joined by ``\\n``; consecutive records with the same batch_id are parts of one batch.
+A torn write at the end (a crash mid-append) fails its length or CRC check and ends the
+segment there: detected, never parsed as garbage.
 """
 
 from __future__ import annotations
@@ -59,11 +62,20 @@ class Spool:
 
     # -- writing -------------------------------------------------------------------------
 
-    def append(self, batch_id: str, entries: List[bytes]) -> Segment:
-        """Write one batch durably enough to survive the process (not the machine)."""
-        seg = self._current
-        if seg is None or seg.size >= SEGMENT_BYTES:
-            seg = self._rotate()
+    def append(self, batch_id: str, entries: List[bytes],
+               continuing: Optional[Segment] = None) -> Segment:
+        """Write (part of) a batch durably enough to survive the process (not the machine).
+
+        The later parts of a batch go to the segment its first part went to
+        (``continuing``), even if that segment was closed meanwhile, so a batch never
+        straddles two segments; it counts as outstanding there from its first part.
+        """
+        seg = continuing
+        if seg is None:
+            seg = self._current
+            if seg is None or seg.size >= SEGMENT_BYTES:
+                seg = self._rotate()
+            seg.outstanding += 1
         body = batch_id.encode() + b"\n".join(entries)
         record = _HEAD.pack(_MAGIC, len(body), zlib.crc32(body), len(entries)) + body
         fd = os.open(seg.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -73,7 +85,6 @@ class Spool:
             os.close(fd)
         seg.size += len(record)
         seg.records += len(entries)
-        seg.outstanding += 1
         return seg
 
     def _rotate(self) -> Segment:
@@ -166,7 +177,20 @@ class Spool:
 
 
 def read_segment(path: str) -> Iterator[Tuple[str, List[bytes]]]:
-    """Yield (batch_id, entries) up to the first torn or corrupt record."""
+    """Yield (batch_id, entries), parts joined, up to the first torn or corrupt record."""
+    batch_id = ""
+    entries: List[bytes] = []
+    for part_id, part in _read_records(path):
+        if part_id != batch_id and batch_id:
+            yield batch_id, entries
+            entries = []
+        batch_id = part_id
+        entries.extend(part)
+    if batch_id:
+        yield batch_id, entries
+
+
+def _read_records(path: str) -> Iterator[Tuple[str, List[bytes]]]:
     try:
         with open(path, "rb") as f:
             data = f.read()

@@ -86,7 +86,7 @@ class AstralogHandler(logging.handlers.QueueHandler):
                 f"unknown setting {name!r}" + (f"; did you mean {hint[0]!r}?" if hint else ""))
         logging.Handler.__init__(self, level)
         self.listener = None  # dictConfig may attach a QueueListener here; it is never started
-        self._reporter = Reporter()
+        self._reporter = Reporter(background=True)
         self._config = _config.build(
             token=token, project_id=project_id, service=service, endpoint=endpoint,
             enabled=enabled, max_batch_size=max_batch_size, flush_interval=flush_interval,
@@ -238,6 +238,7 @@ class AstralogHandler(logging.handlers.QueueHandler):
             else:
                 self.hand_over(deadline)
             _owner.detach(link, deadline)
+        self._reporter.wait_written()  # what close() had to say, before the process ends
         logging.Handler.close(self)
 
     def stats(self) -> Dict[str, Any]:
@@ -247,7 +248,7 @@ class AstralogHandler(logging.handlers.QueueHandler):
             return {"enabled": False}
         link.channel.publish()
         figures: Dict[str, Any] = link.stats.totals()
-        figures["dropped"] += figures.pop("listener_dropped")
+        figures["dropped"] += figures["listener_dropped"]  # which stays, as the listener's part
         figures["last_error"] = link.stats.text()
         figures["queue_depth"] = link.channel.queue_depth
         figures["listener_alive"] = link.listener_alive()

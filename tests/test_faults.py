@@ -146,6 +146,26 @@ print(figures["lost"], clean, figures["unconfirmed"], flush=True)
         assert len(got) + lost in (4100, 4100 - unconfirmed), (len(got), lost, unconfirmed, err)
 
 
+def test_spool_keeps_the_open_batch_of_a_killed_listener(
+        drain: LocalDrain, tmp_path: Path) -> None:
+    """With a spool, entries are on disk as soon as they are read, before their batch
+    closes: a listener killed with a long open batch loses none of it."""
+    env = drain_env(drain.endpoint, drain.token, SPOOL=str(tmp_path))
+    run_script(APP.replace("flush_interval=0.2", "flush_interval=3600") + """
+import signal
+for i in range(300):
+    log.info("open %d", i, extra={"meta": {"run": "open", "i": i}})
+assert handler.hand_over(time.monotonic() + 5)
+deadline = time.monotonic() + 30
+while handler.stats()["received"] < 300 and time.monotonic() < deadline:
+    time.sleep(0.01)
+assert handler.stats()["sent"] == 0  # its batch stays open for an hour
+os.kill(handler._link.stats.listener_pid, signal.SIGKILL)
+assert handler.flush(60)  # False had anything been counted lost
+""", env, timeout=90)
+    assert _indices(drain, "open") == list(range(300))
+
+
 def test_frames_a_dead_listener_read_are_counted_by_sequence(drain: LocalDrain) -> None:
     """A listener that took frames off the pipe and died before counting them: its
     successor finds the hole in the producer's sequence numbers and counts exactly it."""
@@ -207,3 +227,30 @@ print(handler.flush(10))
     assert calls[1].startswith("bad 5 HTTP 401")
     assert proc.stderr.count("REJECTED THE TOKEN") == 1
     assert drain.token not in proc.stderr
+
+
+def test_a_stderr_nobody_reads_never_blocks_emit(drain: LocalDrain) -> None:
+    """Reports of a full queue go to stderr from a thread of their own: with stderr a full
+    pipe (a stuck log collector), every log call still returns and drops are counted."""
+    proc = subprocess.run([sys.executable, "-c", APP.replace(
+        "spool_dir=", "max_queue_size=50, spool_dir=") + """
+import signal
+listener = handler._link.stats.listener_pid
+os.kill(listener, signal.SIGSTOP)  # the pipe fills, then the queue, then records drop
+read_end, write_end = os.pipe()
+os.set_blocking(write_end, False)
+try:
+    while True:
+        os.write(write_end, b"x" * 65536)
+except BlockingIOError:
+    pass
+os.set_blocking(write_end, True)
+os.dup2(write_end, 2)  # stderr is now full, and nobody reads it
+for i in range(20000):
+    log.info("blocked %d", i, extra={"meta": {"pad": "p" * 200}})
+print(handler.stats()["dropped"] > 0, flush=True)
+os.kill(listener, signal.SIGKILL)
+os._exit(0)
+"""], env=drain_env(drain.endpoint, drain.token), capture_output=True, text=True,
+        timeout=60)
+    assert proc.stdout.split() == ["True"], proc.stderr

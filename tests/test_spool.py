@@ -83,3 +83,19 @@ def test_a_restarted_listener_resends_only_undelivered_batches(tmp_path: Path) -
     assert [bid for bid, _ in second.pending(found)] == ["f" * 32]
     second.resent(found)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_parts_of_a_batch_read_back_as_one_and_stay_in_one_segment(tmp_path: Path) -> None:
+    """The open batch is written ahead in parts; they read back as one batch, in order, and
+    later parts follow the first into its segment even after that segment was closed."""
+    spool = Spool(str(tmp_path), 1 << 30)
+    other = spool.append("f" * 32, [b'{"z":0}'])
+    seg = spool.append(ID, [b'{"a":1}'])
+    assert seg is other
+    spool.gave_up(other)  # closes the segment while the batch behind it is still open
+    assert spool.append(ID, [b'{"b":2}', b'{"c":3}'], seg) is seg
+    assert list(read_segment(seg.path)) == [("f" * 32, [b'{"z":0}']),
+                                            (ID, [b'{"a":1}', b'{"b":2}', b'{"c":3}'])]
+    assert spool.resendable() == []  # the open batch is still outstanding there
+    spool.delivered(seg, ID)
+    assert spool.resendable() == [seg]

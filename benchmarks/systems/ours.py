@@ -62,17 +62,11 @@ class Ours(StdlibSystem):
 
     def loss_counts(self) -> Dict[str, int]:
         """Every counter of records lost on purpose, each apart: ``dropped`` (the app's
-        queue), ``listener_dropped`` (the listener's memory), ``failed``, ``lost``.
-
-        ``stats()`` folds the listener's drops into ``dropped``; the shared counters behind
-        it (private, so read defensively) keep them apart, in one snapshot. Without them the
-        split is unknown and ``dropped`` holds both; the sum is right either way.
-        """
+        queue; ``stats()`` reports the total, with the listener's memory as its part
+        ``listener_dropped``), ``listener_dropped``, ``failed``, ``lost``."""
         assert self.handler is not None
-        stats: Dict[str, Any] = self.handler.stats()  # also publishes this process's figures
-        totals = getattr(getattr(getattr(self.handler, "_link", None), "stats", None),
-                         "totals", None)
-        raw: Dict[str, Any] = totals() if callable(totals) else {}
-        source = raw if "listener_dropped" in raw and "dropped" in raw else stats
-        return {k: int(source.get(k, 0))
-                for k in ("dropped", "listener_dropped", "failed", "lost")}
+        stats: Dict[str, Any] = self.handler.stats()
+        counts = {k: int(stats.get(k, 0)) for k in ("dropped", "listener_dropped", "failed",
+                                                    "lost")}
+        counts["dropped"] -= counts["listener_dropped"]
+        return counts
