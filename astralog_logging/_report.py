@@ -37,7 +37,7 @@ class Reporter:
         self.every = every
         self._clock = clock
         self._stream = stream
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered from a signal handler, never deadlocked
         self._last: Dict[str, Tuple[float, int]] = {}
         self._said: Set[str] = set()
         self._background = background
@@ -119,7 +119,7 @@ class Reporter:
 
     def _after_fork(self) -> None:
         # The writer thread did not survive the fork, and its lock may be held by it.
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered from a signal handler, never deadlocked
         self._wake = threading.Condition(self._lock)
         self._writer = None
         self._writing = False

@@ -89,6 +89,7 @@ def _write_all(fd: int, data: bytes) -> None:
 def kind(pid: int, text: str) -> str:
     who = "app" if pid == os.getpid() else "listener"
     head = re.split(r"[:(]", text, maxsplit=1)[0]
+    head = re.sub(r'[0-9]+ records?', 'N records', head)
     return f"{who}: {re.sub(r'[0-9]+', 'N', head).strip()}"
 
 
