@@ -89,6 +89,8 @@ class Delivery:
         # outage, not to one batch, so the batch after one that gave up keeps probing at
         # the outage's pace instead of starting over at half a second.
         self.failures_in_a_row = 0
+        # Told how many records each request carries while it is out, then 0 (see _sender).
+        self.on_wire: Optional[Callable[[int], None]] = None
         self.rng: Callable[[float, float], float] = random.uniform
 
     def body(self, batch_id: str, entries: List[bytes]) -> bytes:
@@ -112,7 +114,7 @@ class Delivery:
 
     def _deliver(self, entries: List[bytes], batch_id: str, tally: Tally) -> None:
         body = self.body(batch_id, entries)
-        result = self._send_with_retries(body, batch_id, tally)
+        result = self._send_with_retries(body, batch_id, len(entries), tally)
         status = result.status
         tally.last_status = status or 0
         if status in (200, 202):
@@ -158,7 +160,8 @@ class Delivery:
         self.reporter.limited("failed", f"{records(count)} could not be delivered ({reason}); "
                               f"{fate}")
 
-    def _send_with_retries(self, body: bytes, batch_id: str, tally: Tally) -> SendResult:
+    def _send_with_retries(self, body: bytes, batch_id: str, count: int,
+                           tally: Tally) -> SendResult:
         started = self.clock()
 
         def stop(state: tenacity.RetryCallState) -> bool:
@@ -192,15 +195,22 @@ class Delivery:
             before_sleep=before_sleep,
             retry_error_callback=give_up,
         )
-        result: SendResult = retrying(self._send_once, body, batch_id)
+        result: SendResult = retrying(self._send_once, body, batch_id, count)
         return result
 
-    def _send_once(self, body: bytes, batch_id: str) -> SendResult:
+    def _send_once(self, body: bytes, batch_id: str, count: int) -> SendResult:
         left = self.shutdown_deadline - self.clock()
         if left <= 0:
             return SendResult(None, error="shutdown_timeout ran out before this batch was sent")
         timeout = min(self.transport.timeout, max(left, 0.05))
-        result = self.transport.send(body, batch_id, self.gzip, timeout=timeout)
+        on_wire = self.on_wire
+        if on_wire is not None:
+            on_wire(count)
+        try:
+            result = self.transport.send(body, batch_id, self.gzip, timeout=timeout)
+        finally:
+            if on_wire is not None:
+                on_wire(0)
         self.failures_in_a_row = self.failures_in_a_row + 1 if retryable(result) else 0
         return result
 

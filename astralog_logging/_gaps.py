@@ -46,7 +46,12 @@ class Gaps:
             self._known.move_to_end(producer)
             gap = (seq - entry[1]) & _MASK
             if gap > _MASK // 2:
-                gap = 0  # behind what we expect: one writer per producer makes this impossible
+                return 0  # behind what we expect: one writer per producer makes it impossible
+        if gap:
+            # Counted and stored at once, so a listener killed again before its next commit
+            # does not count the same hole a second time.
+            self.stats.add("lost", gap)
+            self.stats.set_seq(entry[0], producer, seq)
         entry[1] = (seq + count) & _MASK
         self._dirty[producer] = entry
         return gap

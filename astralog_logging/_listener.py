@@ -91,6 +91,17 @@ class Listener:
     # -- reader thread -------------------------------------------------------------------
 
     def read_forever(self) -> None:
+        """The reader thread. Should it ever fail, the listener must not live on deaf: a
+        process exits so its owner starts a new one; threads end delivery."""
+        try:
+            self._read_until_stopped()
+        except Exception as exc:
+            self.reporter.say(f"the listener's reader failed ({exc!r}); stopping it")
+            if self.owner_pid is not None:
+                os._exit(70)  # the owner counts what it held and starts a new listener
+            self.outbox.mark(END)
+
+    def _read_until_stopped(self) -> None:
         """Drain the pipe and the socket until told to stop, then until both are quiet."""
         pipe, datagrams = _wire.FrameReader(), _wire.FrameReader()
         poller = select.poll()
@@ -157,10 +168,7 @@ class Listener:
                 self.outbox.mark(("flush", *_wire.parse_flush(body)))
             elif kind == _wire.STOP:
                 self.begin_stop("", _wire.parse_stop(body))
-            gap = self.gaps.see(producer, seq, count)
-            if gap:  # counted before the table moves on: a kill here counts twice, not never
-                self.stats.add("lost", gap)
-                missing += gap
+            missing += self.gaps.see(producer, seq, count)
         self._add(entries)
         self.gaps.commit()
         if missing:
@@ -176,7 +184,10 @@ class Listener:
         index, total, chunk = _wire.parse_part(body)
         chunks = self.parts.pop(producer, []) if index == 0 else self.parts.pop(producer, None)
         if chunks is None or len(chunks) != index:
-            self.stats.add("malformed")  # a producer died between the parts of an entry
+            # Its first parts went with a dead listener, or the producer died between
+            # parts: counted once, at the entry's last part.
+            if index == total - 1:
+                self.stats.add("malformed")
             return None
         chunks.append(chunk)
         if len(chunks) == total:
@@ -192,18 +203,20 @@ class Listener:
         if seconds_left is None:
             seconds_left = self.settings["shutdown_timeout"]
         self.delivery.shutdown_deadline = time.monotonic() + seconds_left
-        self.at_stop = {field: self.stats.get(field) for field in ("failed", "spooled")}
+        self.at_stop = {field: self.stats.get(field)
+                        for field in ("failed", "spooled", "unspooled")}
         self.delivery.shutting_down.set()
         self.stopping.set()
 
     def say_what_stop_left(self) -> None:
         """The one line a shutdown owes: what it could not deliver, and where that went.
         Failures before the stop were reported as they happened."""
-        failed, spooled = (self.stats.get(f) - self.at_stop.get(f, 0) for f in ("failed",
-                                                                                  "spooled"))
+        failed, spooled, unspooled = (self.stats.get(f) - self.at_stop.get(f, 0)
+                                      for f in ("failed", "spooled", "unspooled"))
+        spooled = max(spooled - unspooled, 0)
         if failed:
-            self.reporter.say(f"{records(failed)} could not be delivered before the listener "
-                              "stopped and are lost")
+            self.reporter.say(f"{records(failed)} not delivered while the listener stopped "
+                              "(rejected, or out of time) are lost")
         if spooled:
             self.reporter.say(f"{records(spooled)} could not be delivered before the listener "
                               "stopped; they wait in the spool for the next start")

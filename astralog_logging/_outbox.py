@@ -57,6 +57,7 @@ class Outbox:
         self._open_id = new_batch_id()
         self._open_written = 0
         self._open_segment: Optional[Segment] = None
+        self._open_unspooled = False  # the spool failed this batch; it goes from memory
 
     # -- reader side (takes the lock itself) ----------------------------------------------
 
@@ -130,10 +131,27 @@ class Outbox:
         """Put what the spool does not have yet of the open batch on disk."""
         assert self.spool is not None
         new = entries[self._open_written :]
-        if new:
+        if not new or self._open_unspooled:
+            return
+        try:
             self._open_segment = self.spool.append(self._open_id, new, self._open_segment)
-            self._open_written = len(entries)
-            self._risk(-len(new))  # on disk now: a crash no longer loses it
+        except OSError as exc:
+            self._unspool_open(exc)
+            return
+        self._open_written = len(entries)
+        self._risk(-len(new))  # on disk now: a crash no longer loses it
+
+    def _unspool_open(self, error: OSError) -> None:
+        """The spool cannot be written (disk full, directory gone): the open batch goes on
+        from memory alone, exactly as without a spool; the next batch tries the disk again."""
+        assert self.spool is not None
+        if self._open_segment is not None:
+            self.spool.abandon(self._open_segment, self._open_id)
+        self._risk(self._open_written)  # in memory only again
+        self._open_segment = None
+        self._open_unspooled = True
+        self.reporter.limited("spool-write", f"the spool cannot be written ({error}); "
+                              "records wait in memory only until it can")
 
     def _push(self, entries: List[bytes]) -> None:
         if not entries:
@@ -145,6 +163,7 @@ class Outbox:
         self._open_id = new_batch_id()
         self._open_written = 0
         self._open_segment = None
+        self._open_unspooled = False
         while self._bytes + batch.size > self.max_bytes:
             if self.overflow == "drop_oldest" and self._drop_oldest():
                 continue

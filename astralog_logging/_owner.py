@@ -84,6 +84,7 @@ class Link:
 
     def push_on_signal(self) -> None:
         self.channel.push(time.monotonic() + 1.0, in_signal_handler=True)
+        self.reporter.wait_written(0.1)  # the process is about to die of the signal
 
     @property
     def is_owner(self) -> bool:
@@ -242,7 +243,11 @@ class OwnerLink(Link):
             inline.join(max(deadline - time.monotonic(), 0) + 1.0)
             return
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
+        if process is None:
+            return
+        if process.poll() is not None:  # died just now, unnoticed: count what it held
+            self._count_what_died(f"the listener process died (exit status "
+                                  f"{process.returncode})")
             return
         self.channel.send_stop(deadline)
         try:

@@ -56,11 +56,15 @@ class Reporter:
             self._write(line)
             return
         with self._lock:
-            self._lines.append(line)
             if self._writer is None:
-                self._writer = threading.Thread(target=self._run, name="astralog-report",
-                                                daemon=True)
-                self._writer.start()
+                writer = threading.Thread(target=self._run, name="astralog-report", daemon=True)
+                try:
+                    writer.start()
+                except RuntimeError:  # at interpreter shutdown (3.12+): no new threads
+                    self._write(line)
+                    return
+                self._writer = writer
+            self._lines.append(line)
             self._wake.notify()
 
     def once(self, topic: str, message: str) -> None:

@@ -51,22 +51,22 @@ class Sender:
                 tally = Tally(deferred=len(item.entries), last_error="shutdown_timeout ran out")
             else:
                 tally = self._deliver(item)
+            self._account(tally)  # first: a kill between the two counts twice, never zero
             self.outbox.resolved(item, tally)
-            self._account(tally)
             if tally.sent and not tally.deferred:
                 self._resend()
 
     def _deliver(self, batch: Batch) -> Tally:
-        """Deliver, saying meanwhile how many unspooled records are on the wire: if this
-        process is killed now, the drain may or may not have them (``unconfirmed``)."""
-        on_disk = batch.segment is not None
-        if not on_disk:
-            self.stats.set("in_flight", len(batch.entries))
+        """Deliver; while a request of an unspooled batch is out, say how many records it
+        carries: if this process is killed then, the drain may or may not have them
+        (``unconfirmed``). Spooled records are safe on disk either way."""
+        if batch.segment is not None:
+            return self.delivery.deliver(batch.entries, batch.batch_id)
+        self.delivery.on_wire = lambda n: self.stats.set("in_flight", n)
         try:
             return self.delivery.deliver(batch.entries, batch.batch_id)
         finally:
-            if not on_disk:  # cleared before at_risk drops: a kill between counts them lost
-                self.stats.set("in_flight", 0)
+            self.delivery.on_wire = None
 
     def _resend(self) -> None:
         """Send spooled batches again, oldest first, until one fails."""
@@ -75,7 +75,9 @@ class Sender:
         if spool is None or now < self._next_resend:
             return
         self._next_resend = now + _RESEND_PAUSE
-        for segment in spool.resendable():
+        with self.outbox.cv:  # the reader adds segments meanwhile
+            segments = spool.resendable()
+        for segment in segments:
             for batch_id, entries in spool.pending(segment):
                 if time.monotonic() >= self.delivery.shutdown_deadline:
                     return

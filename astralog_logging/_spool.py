@@ -8,8 +8,12 @@ cannot be delivered now (drain down, retries exhausted, shutdown, a rejected tok
 on disk until it can. Batches keep their batch_id across the spool, so a batch that did
 reach the drain before a crash is not stored twice when it is sent again.
 
-Layout: segment files ``<seconds>-<pid>-<n>.spool`` (0600) in a subdirectory named by a
-hash of the configuration (never the token). A segment is a sequence of records::
+Layout: segment files ``<seconds>-<owner>-<n>.spool`` (0600) in a subdirectory named by a
+hash of the configuration (never the token). Two applications with the same settings (a
+server and a cron command) share that directory, so each listener holds an exclusive
+``flock`` on ``<owner>.lock`` for as long as it runs: a starting listener takes over only
+segments whose owner's lock it can take, never a live listener's, whose open batch may be
+only partly written. A segment is a sequence of records::
 
     magic "ALSP" | length (4) | crc32 (4) | entry count (4) | batch_id (32) | entries
 
@@ -22,6 +26,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
+import fcntl
 import os
 import struct
 import time
@@ -52,13 +58,38 @@ class Spool:
         self.max_bytes = max_bytes
         self._seq = 0
         self.segments: Dict[str, Segment] = {}
+        self._owner = f"{os.getpid()}-{os.urandom(4).hex()}"
+        self._locks: Dict[str, int] = {}  # owner -> fd holding its lock: ours and adopted
+        self._lock_owner(self._owner, create=True)
         for name in sorted(os.listdir(directory)):
-            if name.endswith(".spool"):
+            if name.endswith(".spool") and self._adopt(name):
                 path = os.path.join(directory, name)
                 seg = Segment(path, os.path.getsize(path), dirty=True, closed=True)
                 seg.records = sum(len(e) for _, e in read_segment(path))
                 self.segments[path] = seg
         self._current: Optional[Segment] = None
+
+    def _lock_owner(self, owner: str, create: bool = False) -> bool:
+        """Hold ``owner``'s lock from now on; False if a live listener holds it."""
+        path = os.path.join(self.directory, f"{owner}.lock")
+        fd = os.open(path, os.O_RDWR | (os.O_CREAT if create else 0), 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if create else fcntl.LOCK_NB))
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._locks[owner] = fd
+        return True
+
+    def _adopt(self, name: str) -> bool:
+        """Whether a segment found at start is ours to send: its listener is gone."""
+        owner = _owner_of(name)
+        if owner is None or owner in self._locks:
+            return True
+        try:
+            return self._lock_owner(owner)
+        except FileNotFoundError:
+            return True  # its listener ended cleanly, or the segment predates locks
 
     # -- writing -------------------------------------------------------------------------
 
@@ -70,36 +101,54 @@ class Spool:
         (``continuing``), even if that segment was closed meanwhile, so a batch never
         straddles two segments; it counts as outstanding there from its first part.
         """
-        seg = continuing
-        if seg is None:
-            seg = self._current
-            if seg is None or seg.size >= SEGMENT_BYTES:
-                seg = self._rotate()
-            seg.outstanding += 1
+        seg = continuing or self._current
+        if seg is None or (continuing is None and seg.size >= SEGMENT_BYTES):
+            seg = self._rotate()
         body = batch_id.encode() + b"\n".join(entries)
         record = _HEAD.pack(_MAGIC, len(body), zlib.crc32(body), len(entries)) + body
-        fd = os.open(seg.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            os.write(fd, record)
-        finally:
-            os.close(fd)
+            _append_file(seg.path, record)
+        except FileNotFoundError:  # the directory was removed under us (a tmp cleaner)
+            os.makedirs(self.directory, mode=0o700, exist_ok=True)
+            _append_file(seg.path, record)
+        except OSError:
+            if seg is self._current:
+                self._close(seg)  # a torn tail ends what can be read of it: no more here
+            raise
         seg.size += len(record)
         seg.records += len(entries)
+        if continuing is None:
+            seg.outstanding += 1
         return seg
+
+    def abandon(self, seg: Segment, batch_id: str) -> None:
+        """Give up spooling a batch whose later parts could not be written: it goes on
+        from memory alone, and its parts on disk are never sent again."""
+        seg.outstanding -= 1
+        self.mark_done(seg, batch_id)
+        self._maybe_delete(seg)
 
     def _rotate(self) -> Segment:
         if self._current is not None:
             self._close(self._current)
         self._seq += 1
-        name = f"{int(time.time()):011d}-{os.getpid()}-{self._seq:06d}.spool"
+        name = f"{int(time.time()):011d}-{self._owner}-{self._seq:06d}.spool"
         seg = self._current = self.segments[os.path.join(self.directory, name)] = Segment(
             os.path.join(self.directory, name))
         return seg
 
     def close(self) -> None:
-        """At exit: the open segment is done; it goes if everything in it was delivered."""
+        """At exit: the open segment is done; it goes if everything in it was delivered.
+        The locks go too, and the lock files of owners with nothing left here."""
         if self._current is not None:
             self._close(self._current)
+        left = {_owner_of(os.path.basename(path)) for path in self.segments}
+        for owner, fd in self._locks.items():
+            if owner not in left:
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(self.directory, f"{owner}.lock"))
+            os.close(fd)
+        self._locks.clear()
 
     def _close(self, seg: Segment) -> None:
         seg.closed = True
@@ -119,11 +168,8 @@ class Spool:
         after a crash resends only what the drain has not accepted yet."""
         if seg.closed and seg.outstanding <= 0 and not seg.dirty:
             return  # about to be deleted whole
-        fd = os.open(seg.path + _DONE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            os.write(fd, batch_id.encode() + b"\n")
-        finally:
-            os.close(fd)
+        with contextlib.suppress(OSError):  # unnoted, it is sent again; the drain dedups it
+            _append_file(seg.path + _DONE, batch_id.encode() + b"\n")
 
     def pending(self, seg: Segment) -> Iterator[Tuple[str, List[bytes]]]:
         """The segment's batches not yet known to be delivered, oldest first."""
@@ -148,7 +194,7 @@ class Spool:
     def _remove(self, seg: Segment) -> None:
         self.segments.pop(seg.path, None)
         for path in (seg.path, seg.path + _DONE):
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):
                 os.unlink(path)
 
     def enforce_limit(self) -> int:
@@ -174,6 +220,21 @@ class Spool:
     def resent(self, seg: Segment) -> None:
         seg.dirty = False
         self._maybe_delete(seg)
+
+
+def _append_file(path: str, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        if os.write(fd, data) != len(data):
+            raise OSError(errno.ENOSPC, "short write", path)
+    finally:
+        os.close(fd)
+
+
+def _owner_of(name: str) -> Optional[str]:
+    """``<seconds>-<pid>-<hex>-<n>.spool`` -> ``<pid>-<hex>``; None for older names."""
+    parts = name.split("-")
+    return f"{parts[1]}-{parts[2]}" if len(parts) == 4 else None
 
 
 def read_segment(path: str) -> Iterator[Tuple[str, List[bytes]]]:

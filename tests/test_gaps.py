@@ -45,6 +45,17 @@ def test_successor_counts_what_was_read_but_never_committed(stats: SharedStats) 
     assert second.see(7, 60, 1) == 0
 
 
+def test_a_hole_is_counted_once_even_if_its_finder_dies_too(stats: SharedStats) -> None:
+    """A listener that found a hole and was killed before its next commit: the one after
+    it does not count that hole again."""
+    first = Gaps(stats)
+    first.see(7, 0, 10)
+    first.commit()
+    assert Gaps(stats).see(7, 30, 5) == 20  # then killed, nothing committed
+    assert Gaps(stats).see(7, 30, 5) == 0
+    assert stats.get("lost") == 20
+
+
 def test_unknown_producer_past_zero_lost_its_first_frames(stats: SharedStats) -> None:
     """A producer first heard at sequence 40 wrote 40 records someone read and lost."""
     assert Gaps(stats).see(3, 40, 1) == 40

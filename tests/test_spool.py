@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 from pathlib import Path
 
+from astralog_logging._batching import Batcher
+from astralog_logging._outbox import END, Batch, Outbox
+from astralog_logging._report import Reporter
+from astralog_logging._shared import SharedStats
 from astralog_logging._spool import Spool, read_segment
 
 ID = "0" * 31 + "1"
@@ -52,9 +57,22 @@ def test_a_new_spool_finds_the_old_runs_segments(tmp_path: Path) -> None:
     """Segments left by a crashed or stopped run are resendable by the next one."""
     first = Spool(str(tmp_path), 1 << 30)
     first.append(ID, [b"{}", b"{}"])
+    first.close()  # as a killed listener's lock goes with its process
     second = Spool(str(tmp_path), 1 << 30)
     [seg] = second.resendable()
     assert seg.records == 2
+
+
+def test_a_live_listeners_segments_are_not_taken(tmp_path: Path) -> None:
+    """Two applications with the same settings share the directory: a starting listener
+    leaves a live one's segments alone (its open batch may be half written)."""
+    live = Spool(str(tmp_path), 1 << 30)
+    live.append(ID, [b"{}"])
+    assert Spool(str(tmp_path), 1 << 30).resendable() == []
+    live.close()
+    later = Spool(str(tmp_path), 1 << 30)
+    assert [s.records for s in later.resendable()] == [1]
+    assert Spool(str(tmp_path), 1 << 30).resendable() == []  # adopted: now held by later
 
 
 def test_limit_deletes_oldest_and_counts(tmp_path: Path) -> None:
@@ -78,11 +96,13 @@ def test_a_restarted_listener_resends_only_undelivered_batches(tmp_path: Path) -
     seg = first.append(ID, [b'{"a":1}'])
     first.append("f" * 32, [b'{"b":2}'])
     first.delivered(seg, ID)  # the drain took the first; then the listener was killed
+    first.close()
     second = Spool(str(tmp_path), 1 << 30)
     [found] = second.resendable()
     assert [bid for bid, _ in second.pending(found)] == ["f" * 32]
     second.resent(found)
-    assert list(tmp_path.iterdir()) == []
+    second.close()
+    assert list(tmp_path.iterdir()) == []  # segments, notes and lock files all gone
 
 
 def test_parts_of_a_batch_read_back_as_one_and_stay_in_one_segment(tmp_path: Path) -> None:
@@ -99,3 +119,29 @@ def test_parts_of_a_batch_read_back_as_one_and_stay_in_one_segment(tmp_path: Pat
     assert spool.resendable() == []  # the open batch is still outstanding there
     spool.delivered(seg, ID)
     assert spool.resendable() == [seg]
+
+
+def test_a_spool_that_cannot_be_written_leaves_the_batch_in_memory(tmp_path: Path) -> None:
+    """The disk fails mid-batch (full, or the directory gone): the open batch goes on from
+    memory alone, counted at risk, said once; the listener keeps reading."""
+    stats = SharedStats.create()
+    out = io.StringIO()
+    try:
+        where = tmp_path / "spool"
+        spool = Spool(str(where), 1 << 30)
+        outbox = Outbox(Batcher(100, 1 << 20, 3600.0), 1 << 20, "drop_newest", spool, stats,
+                        Reporter(stream=out))
+        outbox.add([b'{"a":1}'])
+        assert stats.get("at_risk") == 0  # on disk already, its batch still open
+        where.rename(tmp_path / "moved")
+        where.write_text("a file where the directory was")
+        outbox.add([b'{"b":2}'])
+        assert stats.get("at_risk") == 2  # both wait in memory only now
+        outbox.mark(END)
+        batch = outbox.next()
+        assert isinstance(batch, Batch)
+        assert (batch.entries, batch.segment) == ([b'{"a":1}', b'{"b":2}'], None)
+        assert "the spool cannot be written" in out.getvalue()
+    finally:
+        stats.close()
+        stats.unlink()
