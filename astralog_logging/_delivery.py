@@ -175,7 +175,9 @@ class Delivery:
         def wait(state: tenacity.RetryCallState) -> float:
             outcome = state.outcome
             last = outcome.result() if outcome is not None and not outcome.failed else None
-            streak = max(state.attempt_number, self.failures_in_a_row)
+            streak = state.attempt_number
+            if not self.shutting_down.is_set():  # at shutdown, short waits fit the time left
+                streak = max(streak, self.failures_in_a_row)
             return wait_seconds(streak, last, self.retry_max_delay, self.rng)
 
         def before_sleep(state: tenacity.RetryCallState) -> None:
