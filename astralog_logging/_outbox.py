@@ -52,12 +52,8 @@ class Outbox:
         self._bytes = 0
         self._at_risk = 0
         self._dropped = 0
-        # The open batch: its id is fixed when it opens, so the parts the spool writes ahead
-        # and the batch that is finally sent are one and the same.
-        self._open_id = new_batch_id()
-        self._open_written = 0
         self._open_segment: Optional[Segment] = None
-        self._open_unspooled = False  # the spool failed this batch; it goes from memory
+        self._next_batch()
 
     # -- reader side (takes the lock itself) ----------------------------------------------
 
@@ -127,6 +123,14 @@ class Outbox:
 
     # -- inside the lock -----------------------------------------------------------------
 
+    def _next_batch(self) -> None:
+        """The open batch's id is fixed when it opens, so the parts the spool writes ahead
+        and the batch that is finally sent are one and the same."""
+        self._open_id = new_batch_id()
+        self._open_written = 0  # of its entries, how many are on disk
+        self._open_segment = None
+        self._open_unspooled = False  # the spool failed it: it goes from memory alone
+
     def _write_ahead(self, entries: List[bytes]) -> None:
         """Put what the spool does not have yet of the open batch on disk."""
         assert self.spool is not None
@@ -160,10 +164,7 @@ class Outbox:
         if self.spool is not None:
             self._write_ahead(entries)
             batch.segment = self._open_segment
-        self._open_id = new_batch_id()
-        self._open_written = 0
-        self._open_segment = None
-        self._open_unspooled = False
+        self._next_batch()
         while self._bytes + batch.size > self.max_bytes:
             if self.overflow == "drop_oldest" and self._drop_oldest():
                 continue

@@ -175,8 +175,7 @@ class OwnerLink(Link):
         try:
             process = self.process
             if self.wanted and process is not None and process.poll() is not None:
-                self._count_what_died(f"the listener process died (exit status "
-                                      f"{process.returncode})", "; starting a new one")
+                self._count_what_died(_died(process), "; starting a new one")
                 self.start()
         finally:
             self.lock.release()
@@ -246,8 +245,7 @@ class OwnerLink(Link):
         if process is None:
             return
         if process.poll() is not None:  # died just now, unnoticed: count what it held
-            self._count_what_died(f"the listener process died (exit status "
-                                  f"{process.returncode})")
+            self._count_what_died(_died(process))
             return
         self.channel.send_stop(deadline)
         try:
@@ -264,6 +262,10 @@ class OwnerLink(Link):
         if self.is_owner:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.stats.unlink()
+
+
+def _died(process: subprocess.Popen[bytes]) -> str:
+    return f"the listener process died (exit status {process.returncode})"
 
 
 def _join(config: Config, reporter: Reporter, address: _address.Address) -> Optional[Link]:
