@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import signal
 import subprocess
@@ -232,10 +233,11 @@ print(handler.flush(10))
 def test_a_stderr_nobody_reads_never_blocks_emit(drain: LocalDrain) -> None:
     """Reports of a full queue go to stderr from a thread of their own: with stderr a full
     pipe (a stuck log collector), every log call still returns and drops are counted."""
-    proc = subprocess.run([sys.executable, "-c", APP.replace(
+    proc = subprocess.Popen([sys.executable, "-c", APP.replace(
         "spool_dir=", "max_queue_size=50, spool_dir=") + """
 import signal
 listener = handler._link.stats.listener_pid
+print(listener, flush=True)
 os.kill(listener, signal.SIGSTOP)  # the pipe fills, then the queue, then records drop
 read_end, write_end = os.pipe()
 os.set_blocking(write_end, False)
@@ -251,6 +253,14 @@ for i in range(20000):
 print(handler.stats()["dropped"] > 0, flush=True)
 os.kill(listener, signal.SIGKILL)
 os._exit(0)
-"""], env=drain_env(drain.endpoint, drain.token), capture_output=True, text=True,
-        timeout=60)
-    assert proc.stdout.split() == ["True"], proc.stderr
+"""], env=drain_env(drain.endpoint, drain.token), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    listener = int(proc.stdout.readline())
+    try:
+        out, err = proc.communicate(timeout=60)
+    finally:  # a stopped listener must not outlive a failed run
+        proc.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(listener, signal.SIGKILL)
+    assert out.split() == ["True"], err
