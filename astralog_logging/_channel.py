@@ -23,7 +23,7 @@ import weakref
 from typing import Callable, Deque, List, Optional, Tuple
 
 from . import _wire
-from ._report import Reporter, records
+from ._report import Reporter, call_if_alive, records
 from ._shared import SharedStats
 
 LINGER = 0.02  # seconds a record may wait for company before its frame is written anyway
@@ -46,7 +46,7 @@ class Channel:
         self.watch = watch  # called from the helper thread: the listener's health check
         self._reset()
         ref = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: _call(ref, "_reset"))
+        os.register_at_fork(after_in_child=lambda: call_if_alive(ref, "_reset"))
 
     def _reset(self) -> None:
         """Fresh state for a new process: nothing of the parent's buffer is ours to send."""
@@ -264,8 +264,3 @@ class Channel:
             self._send(_wire.STOP, _wire.stop_body(left), 0)
         return self.push(deadline)
 
-
-def _call(ref: weakref.ref[Channel], method: str) -> None:
-    obj = ref()
-    if obj is not None:
-        getattr(obj, method)()

@@ -157,10 +157,10 @@ class Listener:
                 entries.extend(lines)
                 count = len(lines)
             elif kind == _wire.PART:
-                entry = self._assemble(producer, body)
+                index, total, chunk = _wire.parse_part(body)
+                entry = self._assemble(producer, index, total, chunk)
                 if entry is not None:
                     entries.append(entry)
-                index, total, _ = _wire.parse_part(body)
                 count = int(index == total - 1)
             elif kind == _wire.FLUSH:
                 self._add(entries)
@@ -170,18 +170,19 @@ class Listener:
                 self.begin_stop("", _wire.parse_stop(body))
             missing += self.gaps.see(producer, seq, count)
         self._add(entries)
-        self.gaps.commit()
         if missing:
             self.reporter.say(f"{records(missing)} read by a listener that died are "
                               "lost (counted from the gaps in their sequence numbers)")
 
     def _add(self, entries: List[bytes]) -> None:
-        if entries:
-            self.outbox.add(entries, then=self.gaps.commit)
-            self.stats.add("received", len(entries))
+        if not entries:
+            self.gaps.commit()  # frames without records (flush, first parts) still count
+            return
+        self.outbox.add(entries, then=self.gaps.commit)
+        self.stats.add("received", len(entries))
 
-    def _assemble(self, producer: int, body: bytes) -> Optional[bytes]:
-        index, total, chunk = _wire.parse_part(body)
+    def _assemble(self, producer: int, index: int, total: int, chunk: bytes
+                  ) -> Optional[bytes]:
         chunks = self.parts.pop(producer, []) if index == 0 else self.parts.pop(producer, None)
         if chunks is None or len(chunks) != index:
             # Its first parts went with a dead listener, or the producer died between

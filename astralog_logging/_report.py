@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 import weakref
-from typing import Callable, Deque, Dict, Optional, Set, TextIO, Tuple
+from typing import Any, Callable, Deque, Dict, Optional, Set, TextIO, Tuple
 
 _BACKLOG = 64
 _EXIT_GRACE = 0.5  # seconds the exit waits for lines still waiting to be written
@@ -37,18 +37,16 @@ class Reporter:
         self.every = every
         self._clock = clock
         self._stream = stream
-        self._lock = threading.RLock()  # re-entered from a signal handler, never deadlocked
         self._last: Dict[str, Tuple[float, int]] = {}
         self._said: Set[str] = set()
         self._background = background
         self._lines: Deque[str] = collections.deque(maxlen=_BACKLOG)
-        self._wake = threading.Condition(self._lock)
         self._writer: Optional[threading.Thread] = None
-        self._writing = False
+        self._new_writer_state()
         if background:
             ref = weakref.ref(self)
-            os.register_at_fork(after_in_child=lambda: _call(ref, "_after_fork"))
-            atexit.register(lambda: _call(ref, "wait_written"))
+            os.register_at_fork(after_in_child=lambda: call_if_alive(ref, "_new_writer_state"))
+            atexit.register(lambda: call_if_alive(ref, "wait_written"))
 
     def say(self, message: str) -> None:
         line = f"astralog-logging[{os.getpid()}]: {message}\n"
@@ -121,8 +119,8 @@ class Reporter:
         except (OSError, ValueError, AttributeError):
             pass  # stderr closed or replaced by something odd: nothing better to do
 
-    def _after_fork(self) -> None:
-        # The writer thread did not survive the fork, and its lock may be held by it.
+    def _new_writer_state(self) -> None:
+        # Also after a fork, which keeps no writer thread and maybe a lock it held.
         self._lock = threading.RLock()  # re-entered from a signal handler, never deadlocked
         self._wake = threading.Condition(self._lock)
         self._writer = None
@@ -130,7 +128,8 @@ class Reporter:
         self._lines.clear()
 
 
-def _call(ref: weakref.ref[Reporter], method: str) -> None:
+def call_if_alive(ref: weakref.ref[Any], method: str) -> None:
+    """For fork and exit hooks, which must not keep their object alive."""
     obj = ref()
     if obj is not None:
         getattr(obj, method)()

@@ -14,19 +14,8 @@ def verdict(counters: Counters, expected: int, own: Dict[str, int]) -> Dict[str,
     figure is void if the receiver missed records or the system admits having dropped any.
     """
     got = counters.snapshot()
-    lost = max(expected - got["distinct"], 0)
-    result: Dict[str, Any] = {
-        "expected": expected,
-        "distinct": got["distinct"],
-        "lost": lost,
-        "duplicates": got["duplicates"],
-        "invalid": got["invalid"],
-        "refused_requests": got["rejected"] - got["rejected_in_outage"],
-        "system_reported": own,
-    }
-    result["ok"] = (lost == 0 and got["duplicates"] == 0 and got["invalid"] == 0
-                    and result["refused_requests"] == 0 and not any(own.values()))
-    return result
+    return _judged(got, expected, max(expected - got["distinct"], 0), own,
+                   admitted=any(own.values()))
 
 
 def merge(verdicts: list[Dict[str, Any]]) -> Dict[str, Any]:
@@ -45,16 +34,23 @@ def accounted(counters: Counters, expected: int, counted: Dict[str, int]) -> Dic
     were counted lost but arrived anyway (``lost`` below zero), or arrived twice or garbled.
     """
     got = counters.snapshot()
-    unaccounted = expected - got["distinct"] - sum(counted.values())
-    result: Dict[str, Any] = {
+    return _judged(got, expected, expected - got["distinct"] - sum(counted.values()), counted,
+                   admitted=False)
+
+
+def _judged(got: Dict[str, int], expected: int, lost: int, reported: Dict[str, int],
+            admitted: bool) -> Dict[str, Any]:
+    """The figures both verdicts report; ok only with nothing lost, doubled, garbled or
+    refused, and no loss the system ``admitted`` to where none was allowed."""
+    refused = got["rejected"] - got["rejected_in_outage"]
+    return {
         "expected": expected,
         "distinct": got["distinct"],
-        "lost": unaccounted,
+        "lost": lost,
         "duplicates": got["duplicates"],
         "invalid": got["invalid"],
-        "refused_requests": got["rejected"] - got["rejected_in_outage"],
-        "system_reported": counted,
+        "refused_requests": refused,
+        "system_reported": reported,
+        "ok": (lost == 0 and got["duplicates"] == 0 and got["invalid"] == 0 and refused == 0
+               and not admitted),
     }
-    result["ok"] = (unaccounted == 0 and got["duplicates"] == 0 and got["invalid"] == 0
-                    and result["refused_requests"] == 0)
-    return result

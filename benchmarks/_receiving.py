@@ -21,6 +21,17 @@ def child_env() -> Dict[str, str]:
     return env
 
 
+def end_child(process: subprocess.Popen[str]) -> None:
+    """Close the stdin of a child that exits when it closes; kill it if it does not soon."""
+    assert process.stdin is not None
+    process.stdin.close()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 class Receiver:
     """One receiver process for one wire format; ``kind`` names a decoder."""
 
@@ -59,13 +70,7 @@ class Receiver:
         process, self.process = self.process, None
         if process is None:
             return
-        assert process.stdin is not None
-        process.stdin.close()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        end_child(process)
         self.counters.unlink()
 
     def __enter__(self) -> Receiver:

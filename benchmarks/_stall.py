@@ -24,7 +24,7 @@ from array import array
 from typing import Any, Callable, Dict, Optional, Tuple
 
 from . import _loss
-from ._receiving import ROOT, Receiver, child_env, kind_for
+from ._receiving import ROOT, Receiver, child_env, end_child, kind_for
 from ._stderr import StderrCapture, reports
 from .systems.ours import Ours
 
@@ -131,13 +131,7 @@ class _Pause:
         guard, self.guard = self.guard, None
         if guard is None:
             return
-        assert guard.stdin is not None
-        guard.stdin.close()
-        try:
-            guard.wait(10)
-        except subprocess.TimeoutExpired:
-            guard.kill()
-            guard.wait()
+        end_child(guard)
         # It may have died meanwhile: then the handler counts what it held as lost.
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGCONT)
