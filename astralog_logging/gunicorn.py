@@ -17,7 +17,7 @@ import time
 from typing import Any, Dict, Mapping
 
 from ._logconfig import root_handlers, server_logconfig
-from .handler import AstralogHandler
+from .handler import live_handlers
 
 __all__ = ["AccessFields", "build_logconfig", "logconfig_dict", "on_exit", "worker_exit"]
 
@@ -72,22 +72,13 @@ def build_logconfig(level: str = "INFO", console: bool = True,
 logconfig_dict = build_logconfig()
 
 
-def _live_handlers() -> list[AstralogHandler]:
-    found = []
-    for ref in list(logging._handlerList):  # type: ignore[attr-defined]
-        handler = ref()
-        if isinstance(handler, AstralogHandler):
-            found.append(handler)
-    return found
-
-
 def worker_exit(server: Any, worker: Any) -> None:
     """A worker is leaving: put what it buffered into the queue now."""
-    for handler in _live_handlers():
+    for handler in live_handlers():
         handler.hand_over(time.monotonic() + 5.0)
 
 
 def on_exit(server: Any) -> None:
     """The master is leaving after its last worker: deliver everything, stop the listener."""
-    for handler in _live_handlers():
+    for handler in live_handlers():
         handler.close()

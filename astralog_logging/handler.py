@@ -16,7 +16,7 @@ import logging.handlers
 import sys
 import threading
 import time
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 from . import _config, _owner, _uncaught
 from ._entry import EntryEncoder
@@ -265,6 +265,17 @@ class _Hidden:
 
     def __repr__(self) -> str:
         return "<hidden>"
+
+
+def live_handlers() -> List[AstralogHandler]:
+    """Every AstralogHandler of this process not yet collected, oldest first (logging keeps
+    a weak reference to each handler made, configured through it or not)."""
+    found = []
+    for ref in list(logging._handlerList):  # type: ignore[attr-defined]
+        handler = ref()
+        if isinstance(handler, AstralogHandler):
+            found.append(handler)
+    return found
 
 
 def _rebuild(settings: _Hidden, address: Any, root_level: int) -> AstralogHandler:

@@ -1,0 +1,435 @@
+"""Serverless: ``flush_after``, a read-only /dev/shm, and app and listener frozen together.
+
+Each scenario runs the application as a real child interpreter; freezes are real SIGSTOPs of
+the application's process group and of the listener, as a sandbox freeze stops them all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from typing import IO, Any, Dict, Iterator, List, Optional
+
+import pytest
+
+from astralog_logging.exceptions import ConfigError
+from astralog_logging.serverless import flush_after
+from astralog_logging.testing import LocalDrain
+
+from ._procs import ROOT, drain_env, free_port, listeners_under, wait_until
+
+PER_INVOCATION = 5
+
+# The application: one handler whose batches never close on their own (flush_interval=60),
+# so whatever is at the drain when an invocation returns was sent by flush_after. After
+# each invocation it says so on stdout and waits for the test to let it go on.
+APP = """
+import asyncio, logging, os, sys, time
+sys.path.insert(0, %(root)r)
+%(before)s
+from astralog_logging import AstralogHandler
+from astralog_logging.serverless import flush_after
+
+handler = AstralogHandler(flush_interval=60)
+logging.getLogger().addHandler(handler)
+logging.getLogger().setLevel(logging.INFO)
+log = logging.getLogger("fn")
+
+
+class Context:
+    \"\"\"What AWS Lambda passes: the time left before the invocation is killed.\"\"\"
+
+    def __init__(self, millis):
+        self.until = time.monotonic() + millis / 1000
+
+    def get_remaining_time_in_millis(self):
+        return int((self.until - time.monotonic()) * 1000)
+
+
+def work(i):
+    for k in range(%(per)d):
+        log.info("invocation %%d record %%d", i, k, extra={"meta": {"inv": i, "k": k}})
+
+
+@flush_after
+def sync_handler(event, context):
+    work(event["i"])
+    return {"i": event["i"]}
+
+
+@flush_after(flush_timeout=5)
+async def async_handler(event, context):
+    await asyncio.sleep(0)
+    work(event["i"])
+    return {"i": event["i"]}
+
+
+print(handler._link.stats.listener_pid, flush=True)
+for i in range(int(sys.argv[1])):
+    event = {"i": i}
+    if i %% 2:
+        out = asyncio.run(async_handler(event, Context(2500)))
+    else:
+        out = sync_handler(event, Context(2500))
+    assert out == event, out
+    print("returned", i, flush=True)
+    sys.stdin.readline()  # the test looks at the drain, maybe freezes us, then says go
+print("done", handler._link.stats.listener_pid, flush=True)
+os._exit(0)  # as a sandbox that is never thawed: no atexit, no logging.shutdown
+"""
+
+
+def _script(tmp: str, code: str) -> str:
+    path = os.path.join(tmp, "app.py")
+    with open(path, "w") as f:
+        f.write(textwrap.dedent(code))
+    return path
+
+
+def _state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0].decode()
+    except OSError:
+        return "gone"
+
+
+@contextlib.contextmanager
+def _frozen(app: int, listener: int) -> Iterator[None]:
+    """App (its whole process group) and listener stopped together, as a sandbox freeze."""
+    os.killpg(app, signal.SIGSTOP)
+    if listener != app:
+        os.kill(listener, signal.SIGSTOP)
+    try:
+        wait_until(lambda: _state(app) == "T" and _state(listener) == "T", 10, "the freeze")
+        yield
+    finally:
+        if listener != app:
+            os.kill(listener, signal.SIGCONT)
+        os.killpg(app, signal.SIGCONT)
+
+
+class _App:
+    """The application as a child process in a session of its own (its process group is
+    what a freeze stops); never left behind stopped or running."""
+
+    def __init__(self, code: str, env: Dict[str, str], args: List[str]) -> None:
+        self.tmp = tempfile.mkdtemp(prefix="astralog-test-")
+        self.err_path = os.path.join(self.tmp, "stderr")
+        self._said: Optional[str] = None
+        with open(self.err_path, "w") as err:  # the app (and its listener) keep their copy
+            self.proc = subprocess.Popen(
+                [sys.executable, _script(self.tmp, code), *args],
+                env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
+                text=True, start_new_session=True)
+        self.listener = int(self.line())
+
+    @property
+    def stdin(self) -> IO[str]:
+        assert self.proc.stdin is not None
+        return self.proc.stdin
+
+    def line(self) -> str:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            self.proc.wait(10)
+            raise AssertionError(f"the app ended ({self.proc.returncode}):\n{self.stderr()}")
+        return line.strip()
+
+    def stderr(self) -> str:
+        if self._said is None:
+            with open(self.err_path) as f:
+                return f.read()
+        return self._said
+
+    def close(self) -> None:
+        for pid in (self.proc.pid, self.listener):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGCONT)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+        for stream in (self.proc.stdin, self.proc.stdout):
+            with contextlib.suppress(OSError):  # a broken pipe to a killed app
+                if stream is not None:
+                    stream.close()
+        self._said = self.stderr()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _invocations(drain: LocalDrain) -> Dict[int, List[int]]:
+    found: Dict[int, List[int]] = {}
+    for record in drain.records():
+        found.setdefault(record["meta"]["inv"], []).append(record["meta"]["k"])
+    return found
+
+
+def _drive(app: _App, drain: LocalDrain, count: int, freeze: float) -> None:
+    """Answer each invocation: its records must be at the drain as it returns."""
+    for i in range(count):
+        assert app.line() == f"returned {i}", app.stderr()
+        assert sorted(_invocations(drain).get(i, [])) == list(range(PER_INVOCATION)), (
+            f"invocation {i} returned before its records arrived\n{app.stderr()}")
+        if freeze:
+            with _frozen(app.proc.pid, app.listener):
+                if i % 5 == 4:  # the drain drops its idle connections meanwhile
+                    drain.refuse_for(0.05)
+                    drain.wait_listening()
+                time.sleep(freeze)  # the freeze itself: what the scenario is about
+        app.stdin.write("go\n")
+        app.stdin.flush()
+    assert app.line() == f"done {app.listener}", app.stderr()
+
+
+def test_every_invocation_is_delivered_before_it_returns_across_freezes(
+        drain: LocalDrain) -> None:
+    """40 decorated invocations, sync and async with little time left, app and listener
+    frozen 0.5 s after each: each one's records are stored as it returns, all exactly once,
+    and the thawed listener is never taken for dead."""
+    app = _App(APP % {"root": ROOT, "before": "", "per": PER_INVOCATION},
+               drain_env(drain.endpoint, drain.token), ["40"])
+    try:
+        _drive(app, drain, 40, freeze=0.5)
+    finally:
+        app.close()
+    records = drain.records()
+    assert len(records) == 40 * PER_INVOCATION  # nothing stored twice
+    assert sorted(_invocations(drain)) == list(range(40))
+    assert "died" not in app.stderr() and "flush_after" not in app.stderr(), app.stderr()
+
+
+def test_flush_after_is_served_by_listener_threads(drain: LocalDrain) -> None:
+    """Where no process can be started, the in-process listener threads serve flush_after
+    the same way, freezes included."""
+    # No switch exists to force the fallback: as in a sandbox that forbids new processes,
+    # starting the listener's interpreter fails with an OSError.
+    before = 'sys.executable = "/nonexistent/python"'
+    app = _App(APP % {"root": ROOT, "before": before, "per": PER_INVOCATION},
+               drain_env(drain.endpoint, drain.token), ["6"])
+    try:
+        assert app.listener == app.proc.pid
+        _drive(app, drain, 6, freeze=0.2)
+    finally:
+        app.close()
+    assert len(drain.records()) == 6 * PER_INVOCATION
+    assert app.stderr().count("delivering from threads of this process") == 1, app.stderr()
+
+
+RO_SHM = """
+import logging, multiprocessing, os, sys
+sys.path.insert(0, %(root)r)
+from astralog_logging import AstralogHandler
+from astralog_logging.serverless import flush_after
+
+print(os.access("/dev/shm", os.W_OK), os.listdir("/dev/shm"), flush=True)
+handler = AstralogHandler(flush_interval=60)
+logging.getLogger().addHandler(handler)
+logging.getLogger().setLevel(logging.INFO)
+log = logging.getLogger("fn")
+
+
+def burst(who):
+    for k in range(50):
+        log.info("%%s %%d", who, k, extra={"meta": {"who": who, "k": k}})
+
+
+@flush_after
+def handler_fn(event, context):
+    burst("parent")
+    pid = os.fork()
+    if pid == 0:
+        burst("forked")
+        logging.shutdown()  # what a child leaving by sys.exit would do
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = multiprocessing.get_context("fork").Process(target=burst, args=("process",))
+    child.start()
+    child.join()
+    return "ok"
+
+
+print(handler_fn({}, None), flush=True)
+os._exit(0)  # no atexit: only flush_after delivered
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"),
+                    reason="needs root and unshare(1) for a mount namespace")
+def test_read_only_dev_shm_parent_and_forked_children_deliver(drain: LocalDrain) -> None:
+    """With /dev/shm a read-only empty tmpfs (no POSIX semaphores, as on AWS Lambda), the
+    parent's and forked children's records are all stored when the invocation returns."""
+    with tempfile.TemporaryDirectory() as tmp:
+        script = _script(tmp, RO_SHM % {"root": ROOT})
+        shell = ("mount -t tmpfs -o ro tmpfs /dev/shm && exec \"$0\" \"$1\"")
+        proc = subprocess.run(["unshare", "-m", "sh", "-c", shell, sys.executable, script],
+                              env=drain_env(drain.endpoint, drain.token), capture_output=True,
+                              text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["False", "[]", "ok"], proc.stderr
+    assert "using a plain pipe" in proc.stderr
+    got = sorted((r["meta"]["who"], r["meta"]["k"]) for r in drain.records())
+    assert got == sorted((who, k) for who in ("forked", "parent", "process") for k in range(50))
+
+
+STREAM = """
+import logging, os, select, sys, time
+sys.path.insert(0, %(root)r)
+from astralog_logging import AstralogHandler
+
+handler = AstralogHandler(flush_interval=0.2)
+logging.getLogger().addHandler(handler)
+logging.getLogger().setLevel(logging.INFO)
+log = logging.getLogger("stream")
+print(handler._link.stats.listener_pid, flush=True)
+i = 0
+while not select.select([sys.stdin], [], [], 0.002)[0]:  # until the test says stop
+    log.info("stream %%d", i, extra={"meta": {"i": i}})
+    i += 1
+print(i, handler.flush(30), handler._link.stats.listener_pid, flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_a_20_second_freeze_mid_stream_loses_nothing_and_restarts_nothing(
+        drain: LocalDrain) -> None:
+    """App and listener frozen together for 20 s mid-stream while the drain drops their
+    keep-alive connection: every record is stored once, the batch whose request got no
+    answer is resent with its id, and the same listener carries on, never reported dead."""
+    app = _App(STREAM % {"root": ROOT}, drain_env(drain.endpoint, drain.token), [])
+    try:
+        drain.wait_for_records(200)
+        with _frozen(app.proc.pid, app.listener):
+            thaw_at = time.monotonic() + 20
+            drain.refuse_for(0.2)  # every kept-alive connection is cut
+            drain.wait_listening()
+            drain.reset_next(1)  # and the first request after the thaw gets no answer
+            time.sleep(max(thaw_at - time.monotonic(), 0))  # the freeze itself
+        drain.wait_for_records(len(drain.records()) + 200)  # the stream goes on
+        assert listeners_under(app.proc.pid) == [app.listener]
+        app.stdin.write("stop\n")
+        app.stdin.flush()
+        count, clean, listener = app.line().split()
+        app.proc.wait(30)
+    finally:
+        app.close()
+    assert (clean, int(listener)) == ("True", app.listener), app.stderr()
+    assert sorted(r["meta"]["i"] for r in drain.records()) == list(range(int(count)))
+    unanswered = [r.batch_id for r in drain.requests() if r.status is None]
+    stored = [b["batch_id"] for b in drain.batches()]
+    assert len(unanswered) == 1 and unanswered[0] in stored
+    assert len(stored) == len(set(stored))
+    assert "died" not in app.stderr() and "starting a new one" not in app.stderr()
+
+
+DOWN = """
+import json, logging, os, sys, time
+sys.path.insert(0, %(root)r)
+from astralog_logging import AstralogHandler
+from astralog_logging.serverless import flush_after
+
+handler = AstralogHandler(flush_interval=60, retry_deadline=2, max_retries=100)
+logging.getLogger().addHandler(handler)
+log = logging.getLogger("down")
+
+
+class Context:
+    def get_remaining_time_in_millis(self):
+        return 1000
+
+
+class Boom(Exception):
+    pass
+
+
+raised = Boom("the function's own error")
+result = object()
+
+
+@flush_after
+def failing(event, context):
+    for k in range(7):
+        log.error("failing %%d", k)
+    raise raised
+
+
+@flush_after(flush_timeout=6)
+def returning(event, context):
+    for k in range(7):
+        log.error("returning %%d", k)
+    return result
+
+
+started = time.monotonic()
+try:
+    failing({}, Context())
+except Boom as exc:
+    same_error = exc is raised
+first = time.monotonic() - started
+at_first = handler.stats()
+started = time.monotonic()
+same_result = returning({}, None) is result
+second = time.monotonic() - started
+at_second = handler.stats()
+print(json.dumps({
+    "same_error": same_error, "first": first, "failed_first": at_first["failed"],
+    "held_first": at_first["at_risk"], "same_result": same_result, "second": second,
+    "failed_second": at_second["failed"], "held_second": at_second["at_risk"],
+}), flush=True)
+os._exit(0)
+"""
+
+
+def test_drain_down_returns_within_bound_with_outcome_unchanged() -> None:
+    """With the drain down, a decorated function returns within its bound (the context's
+    time left minus the margin, or flush_timeout), raises or returns exactly what it did,
+    and what could not be delivered is said on stderr and counted in stats()."""
+    endpoint = f"http://127.0.0.1:{free_port()}/v1/drain"  # nothing listens there
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.run([sys.executable, _script(tmp, DOWN % {"root": ROOT})],
+                              env=drain_env(endpoint, "test-token"), capture_output=True,
+                              text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    out: Dict[str, Any] = json.loads(proc.stdout)
+    # 1 s left minus the 0.25 s margin; the listener keeps retrying for 2 s meanwhile.
+    assert out["same_error"] and 0.7 <= out["first"] < 1.5, out
+    assert (out["failed_first"], out["held_first"]) == (0, 7), out
+    assert "still on the way when its 0.75 s wait ran out" in proc.stderr
+    # Here the listener gives up within flush_timeout: the loss is counted before return.
+    assert out["same_result"] and out["second"] < 6.5, out
+    assert (out["failed_second"], out["held_second"]) == (14, 0), out
+    assert "14 records could not be delivered since the previous flush" in proc.stderr
+
+
+def test_flush_after_keeps_the_function_and_checks_its_options() -> None:
+    """The decorated function keeps its name, docstring and kind (async stays async);
+    wrong options fail at decoration with one ConfigError naming the option."""
+
+    @flush_after
+    def sync_fn(event: Any, context: Any) -> Any:
+        """Doc."""
+        return event
+
+    @flush_after(flush_timeout=2, safety_margin=0)
+    async def async_fn(event: Any, context: Any) -> Any:
+        return event
+
+    assert (sync_fn.__name__, sync_fn.__doc__) == ("sync_fn", "Doc.")
+    assert inspect.iscoroutinefunction(async_fn) and async_fn.__name__ == "async_fn"
+    assert sync_fn(1, None) == 1 and asyncio.run(async_fn(2, None)) == 2
+    for options in ({"flush_timeout": 0}, {"flush_timeout": -1}, {"flush_timeout": "2"},
+                    {"flush_timeout": float("nan")}, {"flush_timeout": float("inf")},
+                    {"flush_timeout": True}, {"safety_margin": -0.1}):
+        name = next(iter(options))
+        with pytest.raises(ConfigError, match=name):
+            flush_after(**options)
