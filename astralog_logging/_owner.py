@@ -180,6 +180,20 @@ class OwnerLink(Link):
         finally:
             self.lock.release()
 
+    def push_on_signal(self) -> None:
+        """Also wait, within ``shutdown_timeout``, until the listener has delivered: in a
+        container every process dies with the init process, which may exit as soon as this
+        one does (tini, a shell), and the listener would go with its open batch."""
+        deadline = time.monotonic() + self.config.shutdown_timeout
+        pushed = self.channel.push(min(deadline, time.monotonic() + 1.0), in_signal_handler=True)
+        # A push that went out proves this thread holds no channel lock: asking is safe.
+        ticket = self.channel.request_ack(deadline) if pushed and self.is_owner else None
+        while ticket is not None and self.stats.flush_acked(ticket[0]) < ticket[1]:
+            if time.monotonic() >= deadline or not self.listener_alive():
+                break
+            time.sleep(0.005)
+        self.reporter.wait_written(0.1)  # the process is about to die of the signal
+
     def _count_what_died(self, what: str, then: str = "") -> None:
         """What a dead listener held in memory is lost, but for the batch it was sending:
         the drain may have stored that one, so it is ``unconfirmed``, not lost."""

@@ -433,3 +433,63 @@ def test_flush_after_keeps_the_function_and_checks_its_options() -> None:
         name = next(iter(options))
         with pytest.raises(ConfigError, match=name):
             flush_after(**options)
+
+
+def test_the_aws_lambda_example_delivers_each_invocation_before_it_returns(
+        drain: LocalDrain) -> None:
+    """examples/aws_lambda.py, run as its docstring says: both invocations' records are
+    stored by the time the script ends (it then leaves without logging.shutdown)."""
+    code = ("import os, runpy, sys\n"
+            "runpy.run_path(sys.argv[1], run_name='__main__')\n"
+            "os._exit(0)\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.run(
+            [sys.executable, _script(tmp, code), os.path.join(ROOT, "examples", "aws_lambda.py")],
+            env=drain_env(drain.endpoint, drain.token), capture_output=True, text=True,
+            timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["200", "400"]
+    assert [(r["level"], r["message"]) for r in drain.records()] == [
+        ("info", "order received"), ("info", "order received"), ("warn", "order without an id")]
+
+
+CONTAINER = """
+import logging, sys, time
+sys.path.insert(0, %(root)r)
+from astralog_logging import AstralogHandler
+
+logging.getLogger().addHandler(AstralogHandler(flush_interval=60, shutdown_timeout=8))
+logging.getLogger().setLevel(logging.INFO)
+for i in range(300):
+    logging.getLogger("run").info("record %%d", i, extra={"meta": {"i": i}})
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"),
+                    reason="needs root and unshare(1) for a PID namespace")
+def test_sigterm_in_a_container_delivers_before_the_init_process_exits(
+        drain: LocalDrain) -> None:
+    """In a container whose init (a shell, tini) forwards SIGTERM and exits with the app, as
+    on Cloud Run: the app's default-disposition SIGTERM path waits until its records are
+    delivered, so the listener is not killed with them when the namespace ends."""
+    with tempfile.TemporaryDirectory() as tmp:
+        script = _script(tmp, CONTAINER % {"root": ROOT})
+        init = ("trap 'kill -TERM $child; wait $child' TERM; "
+                "\"$0\" \"$1\" & child=$!; wait $child")
+        proc = subprocess.Popen(
+            ["unshare", "-pf", "--mount-proc", "sh", "-c", init, sys.executable, script],
+            env=drain_env(drain.endpoint, drain.token), stdout=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+            with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
+                shell = int(f.read().split()[0])
+            os.kill(shell, signal.SIGTERM)
+            proc.wait(20)
+        finally:
+            proc.kill()
+            proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+    assert sorted(r["meta"]["i"] for r in drain.records()) == list(range(300))
