@@ -25,7 +25,6 @@ sandbox runs again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import inspect
 import math
@@ -102,15 +101,14 @@ def _wrap(fn: F, timeout: float, margin: float) -> F:
 def _bound(timeout: float, margin: float, args: Tuple[Any, ...],
            kwargs: Dict[str, Any]) -> float:
     """Seconds the flush may take: ``flush_timeout``, or less when the context says so."""
-    for value in (*reversed(args), *kwargs.values()):
-        remaining = getattr(value, "get_remaining_time_in_millis", None)
-        if remaining is None:
-            continue
-        with contextlib.suppress(Exception):  # a context of any shape must not break us
-            left = float(remaining()) / 1000.0 - margin
-            if not math.isnan(left):
-                return max(0.0, min(timeout, left))
-        break
+    try:  # arguments of any shape (a __getattr__ that raises) must not break the function
+        for value in (*reversed(args), *kwargs.values()):
+            remaining = getattr(value, "get_remaining_time_in_millis", None)
+            if remaining is not None:
+                left = float(remaining()) / 1000.0 - margin
+                return timeout if math.isnan(left) else max(0.0, min(timeout, left))
+    except Exception:
+        pass
     return timeout
 
 

@@ -427,6 +427,13 @@ def test_flush_after_keeps_the_function_and_checks_its_options() -> None:
     assert (sync_fn.__name__, sync_fn.__doc__) == ("sync_fn", "Doc.")
     assert inspect.iscoroutinefunction(async_fn) and async_fn.__name__ == "async_fn"
     assert sync_fn(1, None) == 1 and asyncio.run(async_fn(2, None)) == 2
+
+    class Odd:
+        def __getattr__(self, name: str) -> Any:
+            raise RuntimeError("an argument that breaks whoever looks at it")
+
+    odd = Odd()
+    assert sync_fn(odd, odd) is odd  # looking for a remaining time never raises
     for options in ({"flush_timeout": 0}, {"flush_timeout": -1}, {"flush_timeout": "2"},
                     {"flush_timeout": float("nan")}, {"flush_timeout": float("inf")},
                     {"flush_timeout": True}, {"safety_margin": -0.1}):
