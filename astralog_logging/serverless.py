@@ -66,7 +66,8 @@ def flush_after(function: Optional[F] = None, *, flush_timeout: float = DEFAULT_
 
     def decorate(fn: F) -> F:
         if not callable(fn):
-            raise ConfigError(f"flush_after decorates a function; got {fn!r}")
+            raise ConfigError(f"flush_after decorates a function; got {fn!r} (options are "
+                              "keywords: @flush_after(flush_timeout=2))")
         return _wrap(fn, timeout, margin)
 
     return decorate if function is None else decorate(function)
