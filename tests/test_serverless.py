@@ -338,7 +338,9 @@ sys.path.insert(0, %(root)r)
 from astralog_logging import AstralogHandler
 from astralog_logging.serverless import flush_after
 
-handler = AstralogHandler(flush_interval=60, retry_deadline=2, max_retries=100)
+# Retries every <= 50 ms, so a batch is given up 2 s after its first attempt, not sooner.
+handler = AstralogHandler(flush_interval=60, retry_deadline=2, retry_max_delay=0.05,
+                          max_retries=1000)
 logging.getLogger().addHandler(handler)
 log = logging.getLogger("down")
 
