@@ -241,4 +241,8 @@ def _short(exc: BaseException) -> str:
 
 
 def _hide(text: str, token: str) -> str:
-    return text.replace(token, "[token]") if len(token) >= 4 else text
+    """Every form of the token blanked: raw, and escaped the way exceptions and JSON
+    write it (a token with a newline would show as ``\\n`` there)."""
+    from ._report import scrub
+
+    return scrub(text, token)

@@ -86,8 +86,10 @@ def run(args: argparse.Namespace, stdin: Optional[TextIO] = None) -> int:
         handler.close()
     if delivered:
         return 0
+    from ._report import scrub
+
     reason = figures.get("last_error") or f"no acknowledgement within {args.timeout:g} s"
-    print(f"astralog-logging send: not delivered: {reason}", file=sys.stderr)
+    print(scrub(f"astralog-logging send: not delivered: {reason}"), file=sys.stderr)
     return 1
 
 

@@ -12,9 +12,11 @@ import hashlib
 import importlib
 import math
 import os
+import sys
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 from urllib.parse import urlsplit
 
+from ._report import keep_secret, scrub
 from .exceptions import ConfigError
 
 DEFAULT_ENDPOINT = "https://api.astralog.cloud/v1/drain"
@@ -25,8 +27,23 @@ PROTOCOL_MAX_BATCH = 10_000
 PROTOCOL_MAX_BODY = 5 * MIB
 PROTOCOL_MAX_ENTRY = 256 * 1024
 
-_FALSE = {"0", "false", "no", "off", ""}
-_TRUE = {"1", "true", "yes", "on"}
+# Bounds past which a setting is a mistake (or would overflow a timer or the JSON that
+# carries settings to the listener), said in the setting's own unit.
+HOUR = 3600.0
+MAX_SECONDS = HOUR
+MAX_RETRY_DEADLINE = 24 * HOUR
+MAX_QUEUE_SIZE = 10_000_000
+MAX_RETRIES = 1_000_000
+MAX_BUFFER_BYTES = 64 * 1024 * MIB
+MAX_SPOOL_BYTES = 1024 * 1024 * MIB
+
+# Booleans also come as text (YAML, INI, the environment); bool("no") is True, so only
+# these words are accepted.
+_WORDS = {"1": True, "true": True, "yes": True, "on": True,
+          "0": False, "false": False, "no": False, "off": False}
+BOOLEAN_WORDS = "true/false, yes/no, on/off or 1/0"
+BOOLEAN_WORDS_SET = frozenset(_WORDS)
+_MAIN_MODULES = ("__main__", "__mp_main__")
 
 SessionFactory = Union[str, Callable[..., Any], None]
 
@@ -78,13 +95,22 @@ class Config:
         return (self.endpoint, self.project_id, self.service, self.token_fingerprint,
                 self.compression, self.verify, self.session_factory)
 
+    @property
+    def spool_path(self) -> Optional[str]:
+        """One subdirectory of ``spool_dir`` per configuration, named without the token."""
+        if not self.spool_dir:
+            return None
+        name = hashlib.sha256(repr(self.key).encode()).hexdigest()[:16]
+        return os.path.join(self.spool_dir, name)
+
     def listener_settings(self) -> dict[str, Any]:
         """The plain-data settings the listener process needs (sent over its stdin)."""
         settings = dataclasses.asdict(self)
         if self.spool_dir:
-            # One subdirectory per configuration, named without the token.
-            name = hashlib.sha256(repr(self.key).encode()).hexdigest()[:16]
-            settings["spool_path"] = os.path.join(self.spool_dir, name)
+            settings["spool_path"] = self.spool_path
+        if self.session_factory or self.on_error or self.on_success:
+            # What they import must be found there as here (a script's own directory).
+            settings["import_path"] = [os.path.abspath(p) for p in sys.path]
         return settings
 
 
@@ -92,37 +118,77 @@ def _env(name: str, value: Any) -> Any:
     return os.environ.get(name) if value is None else value
 
 
-def _flag(setting: str, env: str, value: Any, default: bool) -> bool:
+def flag(setting: str, value: Any, env: str | None = None, default: bool = False) -> bool:
+    """A boolean setting: a bool, 0/1, or one of the words (any case); None falls back to
+    ``env`` (an empty variable counts as unset), then to ``default``."""
+    source = ""
     if value is None:
-        raw = os.environ.get(env)
-        if raw is None:
+        raw = os.environ.get(env) if env else None
+        if raw is None or not raw.strip():
             return default
-        value = raw
+        value, source = raw, f" (from {env})"
     if isinstance(value, bool):
         return value
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ConfigError(f"{setting} must be true or false (got {value!r} from {env} or the argument)")
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _WORDS:
+        return _WORDS[value.strip().lower()]
+    raise ConfigError(f"{setting} must be true or false ({BOOLEAN_WORDS}); got {value!r}"
+                      f"{source}")
 
 
-def _number(setting: str, value: Any, *, integer: bool, minimum: float = 0.0,
-            maximum: float | None = None) -> Any:
+def _amount(value: float, unit: str) -> str:
+    """``1 MiB (1048576)``, ``3600 seconds``: the unit the setting is given in."""
+    if unit == "bytes":
+        for size, name in ((1024 * MIB, "GiB"), (MIB, "MiB"), (1024, "KiB")):
+            if value >= size and value % size == 0:
+                return f"{_plain(value // size)} {name} ({_plain(value)})"
+        return f"{_plain(value)} bytes"
+    if unit == "seconds" and value >= HOUR and value % HOUR == 0:
+        hours = int(value // HOUR)
+        return f"{_plain(value)} seconds ({hours} hour{'' if hours == 1 else 's'})"
+    return f"{_plain(value)} {unit}".rstrip()
+
+
+def _plain(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _number(setting: str, value: Any, *, integer: bool, unit: str = "",
+            at_least: float | None = None, above: float | None = None,
+            at_most: float, why: str = "") -> Any:
+    """A finite number within bounds, refused in the setting's own unit otherwise."""
     kind = "a whole number" if integer else "a number"
     try:
         number = int(value) if integer else float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{setting} must be {kind} greater than {minimum:g}; "
-                          f"got {value!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"{setting} must be {kind}" + (f" of {unit}" if unit else "") +
+                          f"; got {value!r}") from None
     if isinstance(value, bool) or (integer and number != value and not isinstance(value, str)):
         raise ConfigError(f"{setting} must be {kind}; got {value!r}")
-    if math.isnan(number) or number <= minimum:
-        raise ConfigError(f"{setting} must be {kind} greater than {minimum:g}; got {value!r}")
-    if maximum is not None and number > maximum:
-        raise ConfigError(f"{setting} must be at most {maximum:g} (a drain's limit); got {value!r}")
+    if not math.isfinite(number):
+        raise ConfigError(f"{setting} must be a finite number; got {value!r}")
+    if above is not None and number <= above:
+        raise ConfigError(f"{setting} must be more than {_amount(above, unit)}; got {value!r}")
+    if at_least is not None and number < at_least:
+        raise ConfigError(f"{setting} must be at least {_amount(at_least, unit)}; "
+                          f"got {value!r}")
+    if number > at_most:
+        raise ConfigError(f"{setting} must be at most {_amount(at_most, unit)}"
+                          + (f" ({why})" if why else "") + f"; got {value!r}")
     return number
+
+
+def _seconds(setting: str, value: Any, at_most: float = MAX_SECONDS) -> float:
+    seconds: float = _number(setting, value, integer=False, unit="seconds", above=0,
+                             at_most=at_most)
+    return seconds
+
+
+def _bytes(setting: str, value: Any, at_least: int, at_most: int, why: str = "") -> int:
+    size: int = _number(setting, value, integer=True, unit="bytes", at_least=at_least,
+                        at_most=at_most, why=why)
+    return size
 
 
 def _required(setting: str, env: str, value: Any) -> str:
@@ -135,9 +201,33 @@ def _required(setting: str, env: str, value: Any) -> str:
     return value.strip()
 
 
+def _token(value: Any) -> Secret:
+    """The token travels in an HTTP header: Latin-1 without control characters. Anything
+    else would fail (or be split into another header) on every request, in the listener."""
+    token = _required("token", "ASTRALOG_TOKEN", value)
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in token):
+        raise ConfigError("token contains a control character (a newline, a tab or the "
+                          "like), which an HTTP header cannot carry; check how it was "
+                          "copied (ASTRALOG_TOKEN or token=...)")
+    if any(ord(c) > 0xFF for c in token):
+        raise ConfigError("token contains a character outside Latin-1, which an HTTP "
+                          "header cannot carry; check how it was copied (ASTRALOG_TOKEN or "
+                          "token=...)")
+    keep_secret(token)
+    return Secret(token)
+
+
 def _endpoint(value: Any) -> str:
     endpoint = str(_env("ASTRALOG_ENDPOINT", value) or DEFAULT_ENDPOINT).strip()
-    parts = urlsplit(endpoint)
+    try:
+        parts = urlsplit(endpoint)
+        port = parts.port
+    except ValueError as exc:  # its text names the part ("Invalid IPv6 URL", a bad port)
+        raise ConfigError(f"endpoint (from endpoint=... or ASTRALOG_ENDPOINT) is not a "
+                          f"valid URL: {exc}") from None
+    if port == 0:
+        raise ConfigError("endpoint: port 0 cannot be connected to; give a port from 1 to "
+                          "65535")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"endpoint must be an http:// or https:// URL (from endpoint=... or "
                           f"ASTRALOG_ENDPOINT); got {parts.scheme or 'no'} scheme")
@@ -162,8 +252,41 @@ def dotted_path(setting: str, value: Any) -> str | None:
     if not callable(value) or not module or "<" in qualname:
         raise ConfigError(f"{setting} must be a dotted path or a module-level function")
     path = f"{module}:{qualname}"
+    _not_main(setting, path)
     if resolve(setting, path) is not value:
         raise ConfigError(f"{setting} must be importable as {path}")
+    return path
+
+
+def _not_main(setting: str, path: str) -> None:
+    """The listener is ``python -m astralog_logging._listener``: its ``__main__`` is not
+    the application's script, and importing the script there would run it again."""
+    module, sep, attr = path.partition(":")
+    if not sep:
+        module, _, attr = path.rpartition(".")
+    if module in _MAIN_MODULES:
+        raise ConfigError(
+            f"{setting}: {attr} is defined in the main script, which the listener (another "
+            f"interpreter) cannot import; move it into a module and pass it from there, "
+            f"e.g. {setting}='myapp.hooks:{attr}'")
+
+
+def _session_factory(value: Any) -> Optional[str]:
+    """Called once here: a factory that raises or returns no session is refused now, not
+    found out in the listener on every batch."""
+    path = dotted_path("session_factory", value)
+    if path is None:
+        return None
+    try:
+        session = resolve("session_factory", path)()
+    except Exception as exc:
+        raise ConfigError(f"session_factory: {path} raised {scrub(repr(exc))}") from None
+    if not callable(getattr(session, "post", None)):
+        raise ConfigError(f"session_factory: {path} returned {type(session).__name__}, not "
+                          "a requests.Session")
+    close = getattr(session, "close", None)
+    if callable(close):
+        close()
     return path
 
 
@@ -175,8 +298,8 @@ def resolve(setting: str, path: str) -> Any:
         target: Any = importlib.import_module(module)
         for name in attr.split("."):
             target = getattr(target, name)
-    except (ImportError, AttributeError, ValueError) as exc:
-        raise ConfigError(f"{setting}: cannot import {path!r} ({exc})") from None
+    except Exception as exc:  # whatever importing the module raised
+        raise ConfigError(f"{setting}: cannot import {path!r} ({exc!r})") from None
     if not callable(target):
         raise ConfigError(f"{setting}: {path!r} is not callable")
     return target
@@ -210,19 +333,16 @@ def build(
     on_success: SessionFactory = None,
 ) -> Config | None:
     """Validate everything; return None when disabled (then no credential is required)."""
-    if not _flag("enabled", "ASTRALOG_ENABLED", enabled, True):
+    if not flag("enabled", enabled, "ASTRALOG_ENABLED", True):
         return None
     if compression not in ("gzip", None, "none"):
         raise ConfigError(f'compression must be "gzip" or None; got {compression!r}')
-    if not isinstance(verify, (bool, str)):
-        raise ConfigError("verify must be True, False or the path of a CA bundle")
-    if isinstance(verify, str) and not os.path.exists(verify):
-        raise ConfigError(f"verify: CA bundle {verify!r} does not exist")
+    verify = _verify(verify)
     if overflow not in ("drop_newest", "drop_oldest"):
         raise ConfigError(f'overflow must be "drop_newest" or "drop_oldest"; got {overflow!r}')
-    spool_dir = _env("ASTRALOG_SPOOL_DIR", spool_dir)
+    spool_dir = _path("spool_dir", _env("ASTRALOG_SPOOL_DIR", spool_dir))
     if spool_dir is not None:
-        spool_dir = os.path.abspath(os.path.expanduser(str(spool_dir)))
+        spool_dir = os.path.abspath(os.path.expanduser(spool_dir))
         try:
             os.makedirs(spool_dir, mode=0o700, exist_ok=True)
         except OSError as exc:
@@ -230,38 +350,86 @@ def build(
         if not os.access(spool_dir, os.W_OK):
             raise ConfigError(f"spool_dir: {spool_dir!r} is not writable")
     config = Config(
-        token=Secret(_required("token", "ASTRALOG_TOKEN", token)),
+        token=_token(token),
         project_id=_required("project_id", "ASTRALOG_PROJECT_ID", project_id),
         service=_required("service", "ASTRALOG_SERVICE", service),
         endpoint=_endpoint(endpoint),
-        max_batch_size=_number("max_batch_size", max_batch_size, integer=True,
-                               maximum=PROTOCOL_MAX_BATCH),
-        flush_interval=_number("flush_interval", flush_interval, integer=False),
-        max_batch_bytes=_number("max_batch_bytes", max_batch_bytes, integer=True,
-                                minimum=1023, maximum=PROTOCOL_MAX_BODY - 64 * 1024),
-        max_entry_bytes=_number("max_entry_bytes", max_entry_bytes, integer=True,
-                                minimum=1023, maximum=PROTOCOL_MAX_ENTRY),
-        max_queue_size=_number("max_queue_size", max_queue_size, integer=True),
+        max_batch_size=_number("max_batch_size", max_batch_size, integer=True, at_least=1,
+                               at_most=PROTOCOL_MAX_BATCH, why="a drain's limit"),
+        flush_interval=_seconds("flush_interval", flush_interval),
+        max_batch_bytes=_bytes("max_batch_bytes", max_batch_bytes, 1024, _MAX_BATCH_BYTES,
+                               "a drain's 5 MiB body limit, less 64 KiB for the envelope"),
+        max_entry_bytes=_bytes("max_entry_bytes", max_entry_bytes, 1024, PROTOCOL_MAX_ENTRY,
+                               "a drain's limit"),
+        max_queue_size=_number("max_queue_size", max_queue_size, integer=True, at_least=1,
+                               at_most=MAX_QUEUE_SIZE),
         compression=None if compression in (None, "none") else "gzip",
-        timeout=_number("timeout", timeout, integer=False),
-        shutdown_timeout=_number("shutdown_timeout", shutdown_timeout, integer=False),
+        timeout=_seconds("timeout", timeout),
+        shutdown_timeout=_seconds("shutdown_timeout", shutdown_timeout),
         verify=verify,
-        session_factory=dotted_path("session_factory", session_factory),
-        max_retries=_number("max_retries", max_retries, integer=True, minimum=-1),
-        retry_max_delay=_number("retry_max_delay", retry_max_delay, integer=False),
-        retry_deadline=_number("retry_deadline", retry_deadline, integer=False),
-        max_buffer_bytes=_number("max_buffer_bytes", max_buffer_bytes, integer=True,
-                                 minimum=MIB - 1),
+        session_factory=_session_factory(session_factory),
+        max_retries=_number("max_retries", max_retries, integer=True, at_least=0,
+                            at_most=MAX_RETRIES),
+        retry_max_delay=_seconds("retry_max_delay", retry_max_delay),
+        retry_deadline=_seconds("retry_deadline", retry_deadline, MAX_RETRY_DEADLINE),
+        max_buffer_bytes=_bytes("max_buffer_bytes", max_buffer_bytes, MIB, MAX_BUFFER_BYTES),
         overflow=overflow,
         spool_dir=spool_dir,
-        spool_max_bytes=_number("spool_max_bytes", spool_max_bytes, integer=True,
-                                minimum=MIB - 1),
+        spool_max_bytes=_bytes("spool_max_bytes", spool_max_bytes, MIB, MAX_SPOOL_BYTES),
         on_error=dotted_path("on_error", on_error),
         on_success=dotted_path("on_success", on_success),
     )
-    if config.max_entry_bytes > config.max_batch_bytes:
-        raise ConfigError("max_entry_bytes must not exceed max_batch_bytes")
+    _check_together(config)
     return config
+
+
+_MAX_BATCH_BYTES = PROTOCOL_MAX_BODY - 64 * 1024
+
+
+def _check_together(config: Config) -> None:
+    """Bounds one setting puts on another, said as such."""
+    batch = config.max_batch_bytes
+    for setting, value, why in (
+        ("max_entry_bytes", config.max_entry_bytes, "an entry must fit in a batch"),
+    ):
+        if value > batch:
+            raise ConfigError(f"{setting} ({_amount(value, 'bytes')}) must not be more than "
+                              f"max_batch_bytes ({_amount(batch, 'bytes')}): {why}")
+    for setting, value, why in (
+        ("max_buffer_bytes", config.max_buffer_bytes, "the listener must hold a full batch"),
+        ("spool_max_bytes", config.spool_max_bytes, "the spool must hold a full batch"),
+    ):
+        if value < batch:
+            raise ConfigError(f"{setting} ({_amount(value, 'bytes')}) must be at least "
+                              f"max_batch_bytes ({_amount(batch, 'bytes')}): {why}")
+    path = config.spool_path
+    if path is not None and os.path.lexists(path) and not os.path.isdir(path):
+        raise ConfigError(f"spool_dir: {path!r} is in the way: the spool keeps this "
+                          "configuration's records in a directory of that name; move it")
+
+
+def _verify(value: Any) -> Union[bool, str]:
+    if isinstance(value, str) and value.strip().lower() in _WORDS:
+        return flag("verify", value)  # "false" from a config file, not a CA bundle's name
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, (bool, str)):
+        raise ConfigError("verify must be True, False or the path of a CA bundle")
+    if isinstance(value, str) and not os.path.exists(value):
+        raise ConfigError(f"verify: CA bundle {value!r} does not exist")
+    return value
+
+
+def _path(setting: str, value: Any) -> Optional[str]:
+    """A directory setting: a str or a path-like; a number would become ``./123``."""
+    if value is None:
+        return None
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{setting} must be the path of a directory (a str or a "
+                          f"pathlib.Path); got {value!r}")
+    return value
 
 
 def string_list(setting: str, value: Sequence[str] | str | None) -> tuple[str, ...]:

@@ -39,11 +39,12 @@ from ._config import resolve
 from ._delivery import Delivery
 from ._gaps import Gaps
 from ._outbox import END, Outbox
-from ._report import Reporter, records
+from ._report import Reporter, agree, keep_secret, records
 from ._sender import Sender
 from ._shared import SharedStats
 from ._spool import Spool
 from ._transport import Transport
+from .exceptions import ConfigError
 
 _READ_SIZE = 1 << 20
 _POLL = 0.25  # how often the reader checks that its owner is still alive
@@ -64,11 +65,13 @@ class Listener:
         self.gaps = Gaps(stats)
         self.stopping = threading.Event()
         self.at_stop: Dict[str, int] = {}
+        keep_secret(settings["token"])
+        sys.path.extend(p for p in settings.get("import_path", ()) if p not in sys.path)
         factory = settings.get("session_factory")
         transport = Transport(
             settings["endpoint"], settings["token"], timeout=settings["timeout"],
-            verify=settings["verify"],
-            session_factory=resolve("session_factory", factory) if factory else None,
+            verify=settings["verify"],  # resolved inside, so a failed import is caught there
+            session_factory=(lambda: resolve("session_factory", factory)()) if factory else None,
         )
         self.delivery = Delivery(
             transport, project_id=settings["project_id"], service=settings["service"],
@@ -76,17 +79,26 @@ class Listener:
             retry_max_delay=settings["retry_max_delay"],
             retry_deadline=settings["retry_deadline"], reporter=self.reporter,
         )
+        if transport.broken:  # no restart can mend it: every batch fails at once, counted
+            self.reporter.say(f"{transport.broken}; nothing can be delivered until it is fixed")
+            self.delivery.max_retries = 0
         spool = None
         if settings.get("spool_path"):
-            spool = Spool(settings["spool_path"], settings["spool_max_bytes"])
-            self.delivery.spooling = True
+            try:
+                spool = Spool(settings["spool_path"], settings["spool_max_bytes"])
+            except Exception as exc:  # checked at construction; the disk may change since
+                self.reporter.say(f"spool_dir cannot be used ({exc}); undelivered records "
+                                  "are counted as lost instead of kept")
+            else:
+                self.delivery.spooling = True
         self.outbox = Outbox(
             Batcher(settings["max_batch_size"], settings["max_batch_bytes"],
                     settings["flush_interval"]),
             settings["max_buffer_bytes"], settings["overflow"], spool, stats, self.reporter)
-        self.sender = Sender(self.outbox, self.delivery, stats, self.reporter, spool,
-                             on_error=_optional(settings.get("on_error"), "on_error"),
-                             on_success=_optional(settings.get("on_success"), "on_success"))
+        self.sender = Sender(
+            self.outbox, self.delivery, stats, self.reporter, spool,
+            on_error=_optional(settings.get("on_error"), "on_error", self.reporter),
+            on_success=_optional(settings.get("on_success"), "on_success", self.reporter))
 
     # -- reader thread -------------------------------------------------------------------
 
@@ -171,8 +183,9 @@ class Listener:
             missing += self.gaps.see(producer, seq, count)
         self._add(entries)
         if missing:
-            self.reporter.say(f"{records(missing)} read by a listener that died are "
-                              "lost (counted from the gaps in their sequence numbers)")
+            self.reporter.say(f"{records(missing)} read by a listener that died "
+                              f"{agree(missing, 'is', 'are')} lost (counted from the gaps in "
+                              "their sequence numbers)")
 
     def _add(self, entries: List[bytes]) -> None:
         if not entries:
@@ -217,14 +230,21 @@ class Listener:
         spooled = max(spooled - unspooled, 0)
         if failed:
             self.reporter.say(f"{records(failed)} not delivered while the listener stopped "
-                              "(rejected, or out of time) are lost")
+                              f"(rejected, or out of time) {agree(failed, 'is', 'are')} lost")
         if spooled:
             self.reporter.say(f"{records(spooled)} could not be delivered before the listener "
-                              "stopped; they wait in the spool for the next start")
+                              f"stopped; {agree(spooled, 'it waits', 'they wait')} in the "
+                              "spool for the next start")
 
 
-def _optional(path: Optional[str], setting: str) -> Any:
-    return resolve(setting, path) if path else None
+def _optional(path: Optional[str], setting: str, reporter: Reporter) -> Any:
+    """A callback checked at construction that cannot be imported here is said once and
+    left out: delivery goes on without it."""
+    try:
+        return resolve(setting, path) if path else None
+    except ConfigError as exc:
+        reporter.say(f"{exc}; it will not be called")
+        return None
 
 
 def run_inline(settings: Dict[str, Any], read_fd: int, sock: socket.socket,
@@ -252,8 +272,12 @@ def main() -> int:
     stats.listener_pid = os.getpid()
     sock = socket.socket(fileno=settings.pop("socket_fd"))
     sock.setblocking(False)
-    listener = Listener(settings, settings.pop("read_fd"), sock, stats,
-                        settings.pop("owner_pid"))
+    try:
+        listener = Listener(settings, settings.pop("read_fd"), sock, stats,
+                            settings.pop("owner_pid"))
+    except Exception as exc:  # one line, not a traceback; the owner restarts us, slower
+        Reporter().say(f"the listener cannot start ({exc!r})")
+        return 78  # EX_CONFIG
     signal.signal(signal.SIGTERM, lambda *_: listener.begin_stop("SIGTERM"))
     reader = threading.Thread(target=listener.read_forever, name="astralog-reader", daemon=True)
     reader.start()

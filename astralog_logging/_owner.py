@@ -35,13 +35,14 @@ import orjson
 from . import _address, _signals
 from ._channel import Channel
 from ._config import Config
-from ._report import Reporter, records
+from ._report import Reporter, agree, records
 from ._shared import SharedStats
 
 _PIPE_SIZE = 1 << 20  # room for bursts while the listener starts or catches up
 _SOCKET_BUFFER = 4 << 20
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_YOUNG = 60.0  # seconds: a listener that dies sooner is restarted after a growing pause
 
 
 class Link:
@@ -175,8 +176,11 @@ class OwnerLink(Link):
         try:
             process = self.process
             if self.wanted and process is not None and process.poll() is not None:
-                self._count_what_died(_died(process), "; starting a new one")
+                self._count_what_died(_died(process), "; starting a new one",
+                                      limited=process.returncode >= 0)
+                pause = self._restart_pause(process.returncode)
                 self.start()
+                self._next_check = time.monotonic() + pause
         finally:
             self.lock.release()
 
@@ -194,7 +198,20 @@ class OwnerLink(Link):
             time.sleep(0.005)
         self.reporter.wait_written(0.1)  # the process is about to die of the signal
 
-    def _count_what_died(self, what: str, then: str = "") -> None:
+    _started_at = 0.0
+    _young_deaths = 0
+
+    def _restart_pause(self, status: int) -> float:
+        """A listener that ends itself young (something only its interpreter trips on) is
+        restarted after 2, 4, 8 ... 60 s, not every second, so no loop of restarts. One
+        killed by a signal is restarted at once."""
+        if status < 0 or time.monotonic() - self._started_at > _YOUNG:
+            self._young_deaths = 0
+            return 1.0
+        self._young_deaths += 1
+        return min(2.0 ** self._young_deaths, _YOUNG)
+
+    def _count_what_died(self, what: str, then: str = "", limited: bool = False) -> None:
         """What a dead listener held in memory is lost, but for the batch it was sending:
         the drain may have stored that one, so it is ``unconfirmed``, not lost."""
         stats = self.stats
@@ -204,8 +221,14 @@ class OwnerLink(Link):
         stats.set("in_flight", 0)
         stats.add("lost", held - sending)
         stats.add("unconfirmed", sending)
-        also = f" and {sending} more that were being sent and may have arrived" if sending else ""
-        self.reporter.say(f"{what} holding {records(held - sending)} that are lost{also}{then}")
+        also = (f" and {sending} more that {agree(sending, 'was', 'were')} being sent and may "
+                "have arrived") if sending else ""
+        lost = held - sending
+        line = f"{what} holding {records(lost)} that {agree(lost, 'is', 'are')} lost{also}{then}"
+        if limited:
+            self.reporter.limited("listener-died", line)
+        else:
+            self.reporter.say(line)
 
     def start(self) -> None:
         self.wanted = True
@@ -234,6 +257,7 @@ class OwnerLink(Link):
         with contextlib.suppress(BrokenPipeError), process.stdin:
             process.stdin.write(orjson.dumps(settings))
         self.process = process
+        self._started_at = time.monotonic()
         self.stats.listener_pid = process.pid
 
     def _start_inline(self, settings: Dict[str, Any], why: OSError) -> None:

@@ -16,19 +16,64 @@ from __future__ import annotations
 
 import atexit
 import collections
+import json
 import os
 import sys
 import threading
 import time
 import weakref
-from typing import Any, Callable, Deque, Dict, Optional, Set, TextIO, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional, Set, TextIO, Tuple
+from urllib.parse import quote, quote_plus
 
 _BACKLOG = 64
 _EXIT_GRACE = 0.5  # seconds the exit waits for lines still waiting to be written
+HIDDEN = "[token]"
+
+_secrets: List[str] = []  # every form of every token this process knows, longest first
+_secrets_lock = threading.Lock()
 
 
 def records(n: int) -> str:
     return f"{n} record" if n == 1 else f"{n} records"
+
+
+def agree(n: int, one: str, many: str) -> str:
+    """The verb that goes with ``n``: "1 record is lost", "2 records are lost"."""
+    return one if n == 1 else many
+
+
+def token_forms(token: str) -> Set[str]:
+    """The ways a server, a proxy or an exception may write ``token`` back: raw, escaped
+    as a repr or JSON does, URL-encoded, and its UTF-8 bytes read as Latin-1."""
+    forms = {token, repr(token)[1:-1], token.encode("unicode_escape").decode("ascii"),
+             json.dumps(token)[1:-1], json.dumps(token, ensure_ascii=False)[1:-1],
+             quote(token, safe=""), quote_plus(token, safe="")}
+    forms.add(token.encode("utf-8", "replace").decode("latin-1"))
+    return {form for form in forms if form}
+
+
+def keep_secret(token: str) -> None:
+    """From now on every line this process's reporters write has ``token`` blanked."""
+    global _secrets
+    with _secrets_lock:  # a new list, never one changed under a reader's feet
+        _secrets = sorted(set(_secrets) | token_forms(token), key=len, reverse=True)
+
+
+def scrub(text: str, token: str = "") -> str:
+    """``text`` without any form of ``token`` or of a token kept with ``keep_secret``."""
+    forms = sorted(token_forms(token), key=len, reverse=True) if token else []
+    for form in forms + _secrets:  # a longer form first: it may contain a shorter one
+        if form in text:
+            text = text.replace(form, HIDDEN)
+    return text
+
+
+def _new_secrets_lock() -> None:
+    global _secrets_lock
+    _secrets_lock = threading.Lock()  # a fork child's: a parent's thread may hold the old one
+
+
+os.register_at_fork(after_in_child=_new_secrets_lock)
 
 
 class Reporter:
@@ -49,7 +94,7 @@ class Reporter:
             atexit.register(lambda: call_if_alive(ref, "wait_written"))
 
     def say(self, message: str) -> None:
-        line = f"astralog-logging[{os.getpid()}]: {message}\n"
+        line = scrub(f"astralog-logging[{os.getpid()}]: {message}\n")
         if not self._background:
             self._write(line)
             return
@@ -82,7 +127,8 @@ class Reporter:
                 return False
             self._last[topic] = (now, 0)
         if folded:
-            message += f" ({folded} similar reports folded since the last one)"
+            message += (f" ({folded} similar {agree(folded, 'report', 'reports')} folded "
+                        "since the last one)")
         self.say(message)
         return True
 

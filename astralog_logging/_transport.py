@@ -17,6 +17,7 @@ from typing import Any, Callable, Optional, Union
 import orjson
 import requests
 
+from ._report import scrub
 from ._version import __version__
 
 _PYTHON = ".".join(platform.python_version_tuple()[:2])
@@ -44,10 +45,19 @@ class Transport:
     ) -> None:
         self.endpoint = endpoint
         self.timeout = timeout
-        self.session = session_factory() if session_factory else requests.Session()
+        self.broken = ""  # why no request can be made: every send fails at once with it
+        try:
+            session = session_factory() if session_factory else requests.Session()
+            if not callable(getattr(session, "post", None)):
+                raise TypeError(f"it returned {type(session).__name__}, not a requests.Session")
+        except Exception as exc:  # checked at construction; the listener's import may differ
+            self.broken = scrub(f"session_factory failed in the listener: {exc}", token)
+            session = requests.Session()
+        self.session = session
         if session_factory is None or verify is not True:
             self.session.verify = verify
         self._auth = f"Bearer {token}"
+        self._token = token
 
     def __repr__(self) -> str:
         return f"Transport({self.endpoint!r})"
@@ -62,15 +72,19 @@ class Transport:
         }
         if gzipped:
             headers["Content-Encoding"] = "gzip"
+        if self.broken:
+            return SendResult(None, error=self.broken)
         try:
             response = self.session.post(
                 self.endpoint, data=body, headers=headers,
                 timeout=self.timeout if timeout is None else timeout,
             )
         except requests.RequestException as exc:
-            return SendResult(None, error=_describe(exc))
+            return SendResult(None, error=scrub(_describe(exc), self._token))
         with response:
-            return _result(response)
+            result = _result(response)
+        # A drain or a proxy may echo the request's headers in its answer.
+        return dataclasses.replace(result, error=scrub(result.error, self._token))
 
     def close(self) -> None:
         self.session.close()
@@ -113,6 +127,24 @@ def _describe(exc: requests.RequestException) -> str:
     """A one-line reason without the request's headers (they carry the token)."""
     kind = type(exc).__name__
     if isinstance(exc, requests.exceptions.SSLError):
-        return f"{kind}: TLS verification failed"
+        return f"{kind}: {tls_problem(str(exc))}"
     reason = str(exc.args[0]) if exc.args else ""
     return f"{kind}: {reason[:200]}"
+
+
+_NOT_TLS = ("wrong version number", "record layer failure", "unknown protocol",
+            "http request", "packet length too long")
+
+
+def tls_problem(text: str) -> str:
+    """What an SSLError means, in words: OpenSSL's are cryptic, and not every TLS failure
+    is a verification failure (plain HTTP on an https:// endpoint is the common one)."""
+    low = text.lower()
+    if any(hint in low for hint in _NOT_TLS):
+        return "the server does not speak TLS (should the endpoint be http://?)"
+    if "hostname" in low or "doesn't match" in low or "ip address mismatch" in low:
+        return "TLS verification failed: the certificate is for another host name"
+    if "certificate verify failed" in low or "certificate_verify_failed" in low:
+        return "TLS verification failed: the certificate is not trusted (a private CA " \
+            "needs verify=PATH)"
+    return "the TLS handshake failed"

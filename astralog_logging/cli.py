@@ -97,8 +97,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # one line, not a traceback, for a command-line user
+        from ._report import scrub
+
         where = f"astralog-logging {args.command}" if args.command else "astralog-logging"
-        print(f"{where}: error: {exc}", file=sys.stderr)
+        print(scrub(f"{where}: error: {exc}", getattr(args, "token", None) or ""),
+              file=sys.stderr)
         return 1
     parser.print_help()
     return 2

@@ -19,12 +19,14 @@ import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 from . import _config, _owner, _uncaught
+from ._console import Console
 from ._entry import EntryEncoder
 from ._redact import DEFAULT_REDACT_KEYS, normalize_key
 from ._report import Reporter
 from .exceptions import ConfigError
 
 _FLUSH_POLL_MAX = 0.02  # seconds between looks at the listener's acknowledgement
+_CONSOLE_GRACE = 1.0  # seconds close() gives console lines still waiting to be written
 _KNOWN_THREAD_QUEUE_KEYS = ("handlers", "respect_handler_level", "listener")
 
 
@@ -84,8 +86,7 @@ class AstralogHandler(logging.handlers.QueueHandler):
             hint = difflib.get_close_matches(name, _SETTINGS, n=1)
             raise ConfigError(
                 f"unknown setting {name!r}" + (f"; did you mean {hint[0]!r}?" if hint else ""))
-        logging.Handler.__init__(self, level)
-        self.listener = None  # dictConfig may attach a QueueListener here; it is never started
+        level = _level(level)
         self._reporter = Reporter(background=True)
         self._config = _config.build(
             token=token, project_id=project_id, service=service, endpoint=endpoint,
@@ -101,12 +102,17 @@ class AstralogHandler(logging.handlers.QueueHandler):
         self._encoder = EntryEncoder(
             tags=_config.string_list("tags", tags),
             meta=_config.mapping("meta", meta),
-            redact_keys=_redact_keys(redact, redact_defaults),
+            redact_keys=_redact_keys(redact, _config.flag("redact_defaults", redact_defaults)),
             before_send=_callable("before_send", before_send),
             max_entry_bytes=self._config.max_entry_bytes if self._config else 64 * 1024,
         )
+        capture_uncaught = _config.flag("capture_uncaught", capture_uncaught)
+        self._console = Console(self._reporter) if _config.flag("console", console) else None
+        # Registered with logging only now, valid: logging.shutdown flushes and closes
+        # every registered handler at exit, and a half-built one would fail there.
+        logging.Handler.__init__(self, level)
+        self.listener = None  # dictConfig may attach a QueueListener here; it is never started
         self._settings = _Hidden(settings)  # to rebuild this handler in a spawned child
-        self._console = bool(console)
         self._closed = False
         self._close_lock = threading.Lock()
         self._loss_mark = 0
@@ -114,7 +120,7 @@ class AstralogHandler(logging.handlers.QueueHandler):
         self._link: Optional[_owner.Link] = None
         self._encode = self._encoder.encode
         self._put: Optional[Callable[[bytes], None]] = None
-        self._captures_uncaught = bool(capture_uncaught) and self._config is not None
+        self._captures_uncaught = capture_uncaught and self._config is not None
         if self._config is None:
             self.queue = None  # type: ignore[assignment]  # disabled: no queue at all
             return
@@ -160,7 +166,7 @@ class AstralogHandler(logging.handlers.QueueHandler):
         return rv
 
     def emit(self, record: logging.LogRecord) -> None:
-        if self._console:
+        if self._console is not None:
             self._mirror(record)
         put = self._put
         if put is None:
@@ -175,11 +181,12 @@ class AstralogHandler(logging.handlers.QueueHandler):
             self._reporter.limited("emit", f"a record could not be queued ({exc!r})")
 
     def _mirror(self, record: logging.LogRecord) -> None:
-        """``console=True``: the record on stdout (below WARNING) or stderr, for local runs."""
+        """``console=True``: the record on stdout (below WARNING) or stderr, for local runs.
+        Formatted here (the record may change later), written by the console's thread."""
         stream = sys.stdout if record.levelno < logging.WARNING else sys.stderr
-        with contextlib.suppress(Exception):  # an odd stream must not cost the record
-            stream.write(self.format(record) + "\n")
-            stream.flush()
+        with contextlib.suppress(Exception):  # an odd formatter must not cost the record
+            assert self._console is not None
+            self._console.put(stream, self.format(record) + "\n")
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -192,7 +199,13 @@ class AstralogHandler(logging.handlers.QueueHandler):
         """
         if self._closed:
             return True  # close() flushed already; logging.shutdown asks again at exit
-        return self._flush(timeout)
+        started = time.monotonic()
+        clean = self._flush(timeout)
+        if self._console is not None:
+            wait = self._config.shutdown_timeout if self._config else _CONSOLE_GRACE
+            self._console.wait_written(max((wait if timeout is None else timeout)
+                                           - (time.monotonic() - started), 0.0))
+        return clean
 
     def _flush(self, timeout: Optional[float]) -> bool:
         link = self._link
@@ -238,16 +251,19 @@ class AstralogHandler(logging.handlers.QueueHandler):
             else:
                 self.hand_over(deadline)
             _owner.detach(link, deadline)
+        if self._console is not None:
+            self._console.close(_CONSOLE_GRACE)
         self._reporter.wait_written()  # what close() had to say, before the process ends
         logging.Handler.close(self)
 
     def stats(self) -> Dict[str, Any]:
         """Counters for the whole process tree (records unless noted)."""
         link = self._link
+        console = {} if self._console is None else {"console_dropped": self._console.dropped}
         if link is None:
-            return {"enabled": False}
+            return {"enabled": False, **console}
         link.channel.publish()
-        figures: Dict[str, Any] = link.stats.totals()
+        figures: Dict[str, Any] = {**link.stats.totals(), **console}
         figures["dropped"] += figures["listener_dropped"]  # which stays, as the listener's part
         figures["last_error"] = link.stats.text()
         figures["queue_depth"] = link.channel.queue_depth
@@ -284,7 +300,20 @@ def _rebuild(settings: _Hidden, address: Any, root_level: int) -> AstralogHandle
     return handler
 
 
+def _level(value: Union[int, str]) -> int:
+    """The stdlib's check, refused as a ConfigError naming the setting (any case)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    number = logging.getLevelName(value.strip().upper()) if isinstance(value, str) else None
+    if not isinstance(number, int):
+        raise ConfigError(f"level must be a level name (DEBUG, INFO, WARNING, ERROR, "
+                          f"CRITICAL) or a number; got {value!r}")
+    return number
+
+
 def _redact_keys(redact: Union[bool, Sequence[str]], defaults: bool) -> Optional[frozenset[str]]:
+    if isinstance(redact, str) and redact.strip().lower() in _config.BOOLEAN_WORDS_SET:
+        redact = _config.flag("redact", redact)  # "false" from a config file, not a key name
     if redact is False:
         return None
     base = DEFAULT_REDACT_KEYS if defaults else frozenset()
