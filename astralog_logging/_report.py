@@ -28,6 +28,7 @@ from urllib.parse import quote, quote_plus
 _BACKLOG = 64
 _EXIT_GRACE = 0.5  # seconds the exit waits for lines still waiting to be written
 HIDDEN = "[token]"
+_SHORTEST = 4  # a shorter token (a local test's) would blank letters all over the text
 
 _secrets: List[str] = []  # every form of every token this process knows, longest first
 _secrets_lock = threading.Lock()
@@ -49,7 +50,7 @@ def token_forms(token: str) -> Set[str]:
              json.dumps(token)[1:-1], json.dumps(token, ensure_ascii=False)[1:-1],
              quote(token, safe=""), quote_plus(token, safe="")}
     forms.add(token.encode("utf-8", "replace").decode("latin-1"))
-    return {form for form in forms if form}
+    return {form for form in forms if len(form) >= _SHORTEST}
 
 
 def keep_secret(token: str) -> None:

@@ -1,0 +1,335 @@
+"""Settings and answers that used to hurt: echoed tokens, listener-only failures, a stdout
+nobody reads. Real processes, the real local drain, and a real server that echoes headers."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Iterator, List
+
+import pytest
+
+from astralog_logging import AstralogHandler
+from astralog_logging.cli import main
+from astralog_logging.testing import LocalDrain
+
+from ._procs import ROOT, drain_env, free_port, run_script, wait_until
+
+# A backslash and quotes: its repr- and JSON-escaped forms differ from the raw text.
+TOKEN = 'tok\\"q\'-9f2c-never-printed'
+FORMS = [TOKEN, repr(TOKEN)[1:-1], json.dumps(TOKEN)[1:-1], TOKEN.replace("\\", "\\\\")]
+
+APP = """
+import logging, os, sys, time
+sys.path.insert(0, %r)
+import astralog_logging
+root = logging.getLogger()
+root.setLevel(logging.INFO)
+log = logging.getLogger("hostile")
+""" % ROOT
+
+
+def _assert_hidden(*texts: str) -> None:
+    for text in texts:
+        for form in FORMS:
+            assert form not in text, f"the token ({form!r}) leaked: {text!r}"
+
+
+class _Echo(http.server.BaseHTTPRequestHandler):
+    """A drain or proxy that writes the request's Authorization header back, raw and as a
+    repr, in its error answers: 500 for the first request, 401 after."""
+
+    seen = 0
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        auth = self.headers.get("Authorization", "")
+        type(self).seen += 1
+        status = 500 if type(self).seen == 1 else 401
+        body = json.dumps({"error": f"bad header {auth} ({auth!r})"}).encode()
+        self.send_response(status, f"Rejected {auth}")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def echo() -> Iterator[str]:
+    """The echoing server on 127.0.0.1; yields its endpoint."""
+    _Echo.seen = 0
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/v1/drain"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_echoed_token_is_blanked_everywhere(echo: str, tmp_path: Path) -> None:
+    """A drain echoing the Authorization header in 500 and 401 answers gets the token
+    neither onto stderr, nor into on_error, nor into stats()["last_error"]."""
+    (tmp_path / "hooks.py").write_text(
+        "def bad(reason, count):\n"
+        f"    open({str(tmp_path / 'calls.txt')!r}, 'a').write(f'{{count}} {{reason}}\\n')\n")
+    proc = run_script(APP + f"""
+sys.path.insert(0, {str(tmp_path)!r})  # the listener finds hooks here too
+handler = astralog_logging.AstralogHandler(flush_interval=0.1, max_retries=1,
+                                           retry_max_delay=0.1, on_error="hooks:bad")
+root.addHandler(handler)
+for i in range(5):
+    log.info("echoed %d", i)
+print(handler.flush(10))
+print(handler.stats()["last_error"])
+""", drain_env(echo, TOKEN))
+    calls = (tmp_path / "calls.txt").read_text()
+    _assert_hidden(proc.stdout, proc.stderr, calls)
+    assert proc.stdout.splitlines()[0] == "False"
+    assert "[token]" in proc.stdout and "[token]" in calls and "[token]" in proc.stderr
+    assert "REJECTED THE TOKEN" in proc.stderr
+
+
+def test_send_and_check_blank_an_echoed_token(echo: str,
+                                              capfd: pytest.CaptureFixture[str]) -> None:
+    """`astralog-logging send` and `check` print no form of an echoed token."""
+    argv = ["--endpoint", echo, "--token", TOKEN, "--project-id", "p", "--service", "s",
+            "--timeout", "5"]
+    assert main(["send", *argv, "hello"]) == 1
+    assert main(["check", *argv]) == 1
+    out, err = capfd.readouterr()
+    _assert_hidden(out, err)
+    assert "[token]" in err
+
+
+def test_check_refuses_a_token_with_a_newline_unprinted(
+        echo: str, capfd: pytest.CaptureFixture[str]) -> None:
+    """A token with a newline is refused by check as a setting problem, in no form printed,
+    and nothing is sent."""
+    token = "line-one-secret\nline-two-secret"
+    code = main(["check", "--endpoint", echo, "--token", token, "--project-id", "p",
+                 "--service", "s"])
+    out, err = capfd.readouterr()
+    assert code == 1 and "token contains a control character" in err
+    for part in ("line-one-secret", "line-two-secret"):
+        assert part not in out + err
+    assert _Echo.seen == 0
+
+
+@pytest.mark.parametrize("fault", ["401", "down", "tls"])
+def test_the_token_stays_out_of_every_failure(fault: str) -> None:
+    """A refused token, a drain that is down and a TLS failure: the token is in no output,
+    and plain HTTP behind https:// is said as such, not as a verification failure."""
+    with LocalDrain(token=TOKEN) as drain:
+        endpoint = drain.endpoint
+        if fault == "401":
+            drain.reject_token()
+        elif fault == "down":
+            endpoint = f"http://127.0.0.1:{free_port()}/v1/drain"
+        else:
+            endpoint = endpoint.replace("http://", "https://")
+        proc = run_script(APP + """
+handler = astralog_logging.AstralogHandler(flush_interval=0.1, max_retries=0)
+root.addHandler(handler)
+log.info("one")
+print(handler.flush(10))
+print(handler.stats()["last_error"])
+""", drain_env(endpoint, TOKEN))
+    _assert_hidden(proc.stdout, proc.stderr)
+    assert proc.stdout.splitlines()[0] == "False"
+    if fault == "tls":
+        assert "the server does not speak TLS" in proc.stdout
+        assert "verification failed" not in proc.stdout + proc.stderr
+
+
+def test_a_different_token_never_joins_a_listener(drain: LocalDrain) -> None:
+    """A process inheriting ASTRALOG_ATTACH joins only with the same token; with another it
+    starts a listener of its own."""
+    child = APP + """
+handler = astralog_logging.AstralogHandler()
+print(handler._link.is_owner, handler._link.owner_pid)
+handler.close()
+"""
+    proc = run_script(APP + f"""
+import subprocess
+handler = astralog_logging.AstralogHandler()
+for token in (os.environ["ASTRALOG_TOKEN"], "another-token"):
+    env = dict(os.environ, ASTRALOG_TOKEN=token)
+    out = subprocess.run([sys.executable, "-c", {child!r}], env=env, capture_output=True,
+                         text=True, check=True).stdout
+    print(out.split()[0], out.split()[1] == str(os.getpid()))
+handler.close()
+""", drain_env(drain.endpoint, drain.token))
+    assert proc.stdout.splitlines() == ["False True", "True False"], proc.stderr
+
+
+def test_a_callback_in_the_main_script_is_refused() -> None:
+    """on_error defined in the main script, which the listener cannot import, is a
+    ConfigError at construction, not a listener that fails in a loop."""
+    proc = run_script(APP + """
+def on_error(reason, count):
+    pass
+try:
+    astralog_logging.AstralogHandler(on_error=on_error)
+except astralog_logging.ConfigError as exc:
+    print(exc)
+""", drain_env("http://127.0.0.1:9/v1/drain", TOKEN))
+    assert proc.stdout.startswith("on_error: on_error is defined in the main script")
+    assert proc.stderr == ""
+
+
+def test_a_callback_beside_the_script_runs_in_the_listener(
+        drain: LocalDrain, tmp_path: Path) -> None:
+    """on_error from a module found through the script's own sys.path is imported by the
+    listener too, and called."""
+    (tmp_path / "sidehooks.py").write_text(
+        "def bad(reason, count):\n"
+        f"    open({str(tmp_path / 'calls.txt')!r}, 'a').write(f'bad {{count}}\\n')\n")
+    drain.reject_token()
+    proc = run_script(APP + f"""
+sys.path.insert(0, {str(tmp_path)!r})
+import sidehooks
+handler = astralog_logging.AstralogHandler(flush_interval=0.1, on_error=sidehooks.bad)
+root.addHandler(handler)
+log.info("one")
+print(handler.flush(10))
+""", drain_env(drain.endpoint, drain.token))
+    assert proc.stdout.split() == ["False"]
+    assert (tmp_path / "calls.txt").read_text() == "bad 1\n", proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_session_factory_failing_only_in_the_listener_is_said_once(
+        drain: LocalDrain, tmp_path: Path) -> None:
+    """A session_factory that works in the application but raises in the listener: one
+    line says so, every record is counted as failed, the listener is not restarted."""
+    (tmp_path / "sessions.py").write_text(
+        "import os, requests\n"
+        "def make():\n"
+        "    if os.getpid() != int(os.environ['APP_PID']):\n"
+        "        raise RuntimeError('no proxy configured in this process')\n"
+        "    return requests.Session()\n")
+    proc = run_script(APP + f"""
+sys.path.insert(0, {str(tmp_path)!r})
+os.environ["APP_PID"] = str(os.getpid())
+handler = astralog_logging.AstralogHandler(flush_interval=0.1,
+                                           session_factory="sessions:make")
+root.addHandler(handler)
+listener = handler._link.process.pid
+for i in range(20):
+    log.info("record %d", i)
+print(handler.flush(10))
+deadline = time.monotonic() + 3
+while time.monotonic() < deadline:  # the owner watches its listener meanwhile
+    handler._link.watch()
+    time.sleep(0.05)
+figures = handler.stats()
+print(figures["failed"], figures["listener_alive"], handler._link.process.pid == listener)
+""", drain_env(drain.endpoint, drain.token))
+    assert proc.stdout.split() == ["False", "20", "True", "True"], proc.stderr
+    assert proc.stderr.count("nothing can be delivered until it is fixed") == 1, proc.stderr
+    assert "no proxy configured" in proc.stderr
+    assert "Traceback" not in proc.stderr and "died" not in proc.stderr
+    assert drain.requests() == []
+
+
+def test_a_listener_that_cannot_start_is_not_restarted_every_second(
+        drain: LocalDrain, tmp_path: Path) -> None:
+    """A listener that ends itself at start (here: a sitecustomize only its interpreter
+    trips on) is restarted after a growing pause, and its death is said once."""
+    launches = tmp_path / "launches"
+    (tmp_path / "sitecustomize.py").write_text(
+        "import os\n"
+        "if b'astralog_logging._listener' in open('/proc/self/cmdline', 'rb').read():\n"
+        f"    open({str(launches)!r}, 'a').write('x')\n"
+        "    os._exit(3)\n")
+    env = drain_env(drain.endpoint, drain.token)
+    env["PYTHONPATH"] = f"{tmp_path}{os.pathsep}{env['PYTHONPATH']}"
+    proc = run_script(APP + f"""
+handler = astralog_logging.AstralogHandler(flush_interval=0.1, shutdown_timeout=0.5)
+root.addHandler(handler)
+log.info("one")
+print(handler.flush(8), len(open({str(launches)!r}).read()))
+""", env)
+    clean, launched = proc.stdout.split()
+    assert clean == "False" and 2 <= int(launched) <= 4, proc.stderr  # each second: 8 or 9
+    assert proc.stderr.count("starting a new one") == 1, proc.stderr
+
+
+def test_console_never_blocks_on_a_stdout_nobody_reads() -> None:
+    """console=True with a stdout pipe nobody reads: every log call returns at once, and
+    the lines over the bound are counted as console_dropped."""
+    proc = subprocess.Popen([sys.executable, "-c", APP + """
+handler = astralog_logging.AstralogHandler(enabled=False, console=True)
+root.addHandler(handler)
+started = time.monotonic()
+for i in range(6000):
+    log.info("line %d %s", i, "x" * 1000)
+took = time.monotonic() - started
+sys.stderr.write(f"took {took:.2f} dropped {handler.stats()['console_dropped']}\\n")
+sys.stderr.flush()
+os._exit(0)  # stdout is still full: a normal exit would block flushing it
+"""], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None and proc.stdout is not None
+    lines: List[str] = []
+    stderr = proc.stderr
+    reader = threading.Thread(target=lambda: lines.extend(iter(stderr.readline, "")),
+                              daemon=True)
+    reader.start()
+    try:
+        wait_until(lambda: any(line.startswith("took") for line in lines), 60,
+                   "the logging loop to finish with stdout unread")
+    finally:
+        proc.stdout.close()  # unblocks the writer, if anything was blocked
+        proc.wait(timeout=30)
+        reader.join(10)
+        stderr.close()
+    (result,) = [line for line in lines if line.startswith("took")]
+    _, took, _, dropped = result.split()
+    assert float(took) < 20 and int(dropped) > 0, lines
+
+
+def test_loss_lines_agree_in_number(drain: LocalDrain,
+                                    capfd: pytest.CaptureFixture[str]) -> None:
+    """A killed listener holding one record and sending one says "1 record that is lost and
+    1 more that was being sent", not "1 record that are lost"."""
+    drain.delay(5.0)
+    handler = AstralogHandler(endpoint=drain.endpoint, token=drain.token, project_id="p",
+                              service="s", flush_interval=0.05, max_batch_size=1)
+    log = handler_logger(handler)
+    stats = handler._link.stats  # type: ignore[union-attr]
+    try:
+        log.info("on the wire")
+        wait_until(lambda: stats.get("in_flight") == 1, 20, "a batch on the wire")
+        log.info("held")
+        wait_until(lambda: stats.get("at_risk") == 2, 20, "the listener to hold two")
+        os.kill(stats.listener_pid, signal.SIGKILL)
+        wait_until(lambda: stats.totals()["lost"] == 1, 20, "the loss to be counted")
+        handler._reporter.wait_written(5)
+    finally:
+        drain.delay(0)
+        log.removeHandler(handler)
+        handler.close()
+    err = capfd.readouterr().err
+    assert "holding 1 record that is lost and 1 more that was being sent" in err, err
+
+
+def handler_logger(handler: AstralogHandler) -> logging.Logger:
+    log = logging.getLogger("test.agree")
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    log.addHandler(handler)
+    return log
+
