@@ -10,39 +10,35 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import importlib
-import math
 import os
 import sys
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 from urllib.parse import urlsplit
 
+from ._bounds import (
+    BOOLEAN_WORDS_SET,
+    MAX_BUFFER_BYTES,
+    MAX_QUEUE_SIZE,
+    MAX_RETRIES,
+    MAX_RETRY_DEADLINE,
+    MAX_SPOOL_BYTES,
+    MIB,
+    amount,
+    flag,
+    number,
+    seconds,
+    size,
+)
 from ._report import keep_secret, scrub
 from .exceptions import ConfigError
 
 DEFAULT_ENDPOINT = "https://api.astralog.cloud/v1/drain"
-MIB = 1024 * 1024
 
 # Limits a drain enforces (protocol.md); our settings must stay inside them.
 PROTOCOL_MAX_BATCH = 10_000
 PROTOCOL_MAX_BODY = 5 * MIB
 PROTOCOL_MAX_ENTRY = 256 * 1024
 
-# Bounds past which a setting is a mistake (or would overflow a timer or the JSON that
-# carries settings to the listener), said in the setting's own unit.
-HOUR = 3600.0
-MAX_SECONDS = HOUR
-MAX_RETRY_DEADLINE = 24 * HOUR
-MAX_QUEUE_SIZE = 10_000_000
-MAX_RETRIES = 1_000_000
-MAX_BUFFER_BYTES = 64 * 1024 * MIB
-MAX_SPOOL_BYTES = 1024 * 1024 * MIB
-
-# Booleans also come as text (YAML, INI, the environment); bool("no") is True, so only
-# these words are accepted.
-_WORDS = {"1": True, "true": True, "yes": True, "on": True,
-          "0": False, "false": False, "no": False, "off": False}
-BOOLEAN_WORDS = "true/false, yes/no, on/off or 1/0"
-BOOLEAN_WORDS_SET = frozenset(_WORDS)
 _MAIN_MODULES = ("__main__", "__mp_main__")
 
 SessionFactory = Union[str, Callable[..., Any], None]
@@ -118,79 +114,6 @@ def _env(name: str, value: Any) -> Any:
     return os.environ.get(name) if value is None else value
 
 
-def flag(setting: str, value: Any, env: str | None = None, default: bool = False) -> bool:
-    """A boolean setting: a bool, 0/1, or one of the words (any case); None falls back to
-    ``env`` (an empty variable counts as unset), then to ``default``."""
-    source = ""
-    if value is None:
-        raw = os.environ.get(env) if env else None
-        if raw is None or not raw.strip():
-            return default
-        value, source = raw, f" (from {env})"
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in _WORDS:
-        return _WORDS[value.strip().lower()]
-    raise ConfigError(f"{setting} must be true or false ({BOOLEAN_WORDS}); got {value!r}"
-                      f"{source}")
-
-
-def _amount(value: float, unit: str) -> str:
-    """``1 MiB (1048576)``, ``3600 seconds``: the unit the setting is given in."""
-    if unit == "bytes":
-        for size, name in ((1024 * MIB, "GiB"), (MIB, "MiB"), (1024, "KiB")):
-            if value >= size and value % size == 0:
-                return f"{_plain(value // size)} {name} ({_plain(value)})"
-        return f"{_plain(value)} bytes"
-    if unit == "seconds" and value >= HOUR and value % HOUR == 0:
-        hours = int(value // HOUR)
-        return f"{_plain(value)} seconds ({hours} hour{'' if hours == 1 else 's'})"
-    return f"{_plain(value)} {unit}".rstrip()
-
-
-def _plain(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
-
-
-def _number(setting: str, value: Any, *, integer: bool, unit: str = "",
-            at_least: float | None = None, above: float | None = None,
-            at_most: float, why: str = "") -> Any:
-    """A finite number within bounds, refused in the setting's own unit otherwise."""
-    kind = "a whole number" if integer else "a number"
-    try:
-        number = int(value) if integer else float(value)
-    except (TypeError, ValueError, OverflowError):
-        raise ConfigError(f"{setting} must be {kind}" + (f" of {unit}" if unit else "") +
-                          f"; got {value!r}") from None
-    if isinstance(value, bool) or (integer and number != value and not isinstance(value, str)):
-        raise ConfigError(f"{setting} must be {kind}; got {value!r}")
-    if not math.isfinite(number):
-        raise ConfigError(f"{setting} must be a finite number; got {value!r}")
-    if above is not None and number <= above:
-        raise ConfigError(f"{setting} must be more than {_amount(above, unit)}; got {value!r}")
-    if at_least is not None and number < at_least:
-        raise ConfigError(f"{setting} must be at least {_amount(at_least, unit)}; "
-                          f"got {value!r}")
-    if number > at_most:
-        raise ConfigError(f"{setting} must be at most {_amount(at_most, unit)}"
-                          + (f" ({why})" if why else "") + f"; got {value!r}")
-    return number
-
-
-def _seconds(setting: str, value: Any, at_most: float = MAX_SECONDS) -> float:
-    seconds: float = _number(setting, value, integer=False, unit="seconds", above=0,
-                             at_most=at_most)
-    return seconds
-
-
-def _bytes(setting: str, value: Any, at_least: int, at_most: int, why: str = "") -> int:
-    size: int = _number(setting, value, integer=True, unit="bytes", at_least=at_least,
-                        at_most=at_most, why=why)
-    return size
-
-
 def _required(setting: str, env: str, value: Any) -> str:
     value = _env(env, value)
     if value is None or not str(value).strip():
@@ -246,6 +169,7 @@ def dotted_path(setting: str, value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
+        _not_main(setting, value)
         resolve(setting, value)
         return value
     module, qualname = getattr(value, "__module__", None), getattr(value, "__qualname__", "")
@@ -354,28 +278,28 @@ def build(
         project_id=_required("project_id", "ASTRALOG_PROJECT_ID", project_id),
         service=_required("service", "ASTRALOG_SERVICE", service),
         endpoint=_endpoint(endpoint),
-        max_batch_size=_number("max_batch_size", max_batch_size, integer=True, at_least=1,
+        max_batch_size=number("max_batch_size", max_batch_size, integer=True, at_least=1,
                                at_most=PROTOCOL_MAX_BATCH, why="a drain's limit"),
-        flush_interval=_seconds("flush_interval", flush_interval),
-        max_batch_bytes=_bytes("max_batch_bytes", max_batch_bytes, 1024, _MAX_BATCH_BYTES,
+        flush_interval=seconds("flush_interval", flush_interval),
+        max_batch_bytes=size("max_batch_bytes", max_batch_bytes, 1024, _MAX_BATCH_BYTES,
                                "a drain's 5 MiB body limit, less 64 KiB for the envelope"),
-        max_entry_bytes=_bytes("max_entry_bytes", max_entry_bytes, 1024, PROTOCOL_MAX_ENTRY,
+        max_entry_bytes=size("max_entry_bytes", max_entry_bytes, 1024, PROTOCOL_MAX_ENTRY,
                                "a drain's limit"),
-        max_queue_size=_number("max_queue_size", max_queue_size, integer=True, at_least=1,
+        max_queue_size=number("max_queue_size", max_queue_size, integer=True, at_least=1,
                                at_most=MAX_QUEUE_SIZE),
         compression=None if compression in (None, "none") else "gzip",
-        timeout=_seconds("timeout", timeout),
-        shutdown_timeout=_seconds("shutdown_timeout", shutdown_timeout),
+        timeout=seconds("timeout", timeout),
+        shutdown_timeout=seconds("shutdown_timeout", shutdown_timeout),
         verify=verify,
         session_factory=_session_factory(session_factory),
-        max_retries=_number("max_retries", max_retries, integer=True, at_least=0,
+        max_retries=number("max_retries", max_retries, integer=True, at_least=0,
                             at_most=MAX_RETRIES),
-        retry_max_delay=_seconds("retry_max_delay", retry_max_delay),
-        retry_deadline=_seconds("retry_deadline", retry_deadline, MAX_RETRY_DEADLINE),
-        max_buffer_bytes=_bytes("max_buffer_bytes", max_buffer_bytes, MIB, MAX_BUFFER_BYTES),
+        retry_max_delay=seconds("retry_max_delay", retry_max_delay),
+        retry_deadline=seconds("retry_deadline", retry_deadline, MAX_RETRY_DEADLINE),
+        max_buffer_bytes=size("max_buffer_bytes", max_buffer_bytes, MIB, MAX_BUFFER_BYTES),
         overflow=overflow,
         spool_dir=spool_dir,
-        spool_max_bytes=_bytes("spool_max_bytes", spool_max_bytes, MIB, MAX_SPOOL_BYTES),
+        spool_max_bytes=size("spool_max_bytes", spool_max_bytes, MIB, MAX_SPOOL_BYTES),
         on_error=dotted_path("on_error", on_error),
         on_success=dotted_path("on_success", on_success),
     )
@@ -393,15 +317,15 @@ def _check_together(config: Config) -> None:
         ("max_entry_bytes", config.max_entry_bytes, "an entry must fit in a batch"),
     ):
         if value > batch:
-            raise ConfigError(f"{setting} ({_amount(value, 'bytes')}) must not be more than "
-                              f"max_batch_bytes ({_amount(batch, 'bytes')}): {why}")
+            raise ConfigError(f"{setting} ({amount(value, 'bytes')}) must not be more than "
+                              f"max_batch_bytes ({amount(batch, 'bytes')}): {why}")
     for setting, value, why in (
         ("max_buffer_bytes", config.max_buffer_bytes, "the listener must hold a full batch"),
         ("spool_max_bytes", config.spool_max_bytes, "the spool must hold a full batch"),
     ):
         if value < batch:
-            raise ConfigError(f"{setting} ({_amount(value, 'bytes')}) must be at least "
-                              f"max_batch_bytes ({_amount(batch, 'bytes')}): {why}")
+            raise ConfigError(f"{setting} ({amount(value, 'bytes')}) must be at least "
+                              f"max_batch_bytes ({amount(batch, 'bytes')}): {why}")
     path = config.spool_path
     if path is not None and os.path.lexists(path) and not os.path.isdir(path):
         raise ConfigError(f"spool_dir: {path!r} is in the way: the spool keeps this "
@@ -409,7 +333,7 @@ def _check_together(config: Config) -> None:
 
 
 def _verify(value: Any) -> Union[bool, str]:
-    if isinstance(value, str) and value.strip().lower() in _WORDS:
+    if isinstance(value, str) and value.strip().lower() in BOOLEAN_WORDS_SET:
         return flag("verify", value)  # "false" from a config file, not a CA bundle's name
     if isinstance(value, os.PathLike):
         value = os.fspath(value)

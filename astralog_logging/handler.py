@@ -18,7 +18,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
-from . import _config, _owner, _uncaught
+from . import _bounds, _config, _owner, _uncaught
 from ._console import Console
 from ._entry import EntryEncoder
 from ._redact import DEFAULT_REDACT_KEYS, normalize_key
@@ -49,7 +49,7 @@ class AstralogHandler(logging.handlers.QueueHandler):
         enabled: Union[bool, str, None] = None,
         max_batch_size: int = 1000,
         flush_interval: float = 1.0,
-        max_batch_bytes: int = _config.MIB,
+        max_batch_bytes: int = _bounds.MIB,
         max_entry_bytes: int = 64 * 1024,
         max_queue_size: int = 10_000,
         compression: Optional[str] = "gzip",
@@ -60,10 +60,10 @@ class AstralogHandler(logging.handlers.QueueHandler):
         max_retries: int = 10,
         retry_max_delay: float = 30.0,
         retry_deadline: float = 300.0,
-        max_buffer_bytes: int = 64 * _config.MIB,
+        max_buffer_bytes: int = 64 * _bounds.MIB,
         overflow: str = "drop_newest",
         spool_dir: Optional[str] = None,
-        spool_max_bytes: int = 256 * _config.MIB,
+        spool_max_bytes: int = 256 * _bounds.MIB,
         on_error: Union[str, Callable[[str, int], Any], None] = None,
         on_success: Union[str, Callable[[int], Any], None] = None,
         tags: Union[Sequence[str], str, None] = None,
@@ -102,12 +102,12 @@ class AstralogHandler(logging.handlers.QueueHandler):
         self._encoder = EntryEncoder(
             tags=_config.string_list("tags", tags),
             meta=_config.mapping("meta", meta),
-            redact_keys=_redact_keys(redact, _config.flag("redact_defaults", redact_defaults)),
+            redact_keys=_redact_keys(redact, _bounds.flag("redact_defaults", redact_defaults)),
             before_send=_callable("before_send", before_send),
             max_entry_bytes=self._config.max_entry_bytes if self._config else 64 * 1024,
         )
-        capture_uncaught = _config.flag("capture_uncaught", capture_uncaught)
-        self._console = Console(self._reporter) if _config.flag("console", console) else None
+        capture_uncaught = _bounds.flag("capture_uncaught", capture_uncaught)
+        self._console = Console(self._reporter) if _bounds.flag("console", console) else None
         # Registered with logging only now, valid: logging.shutdown flushes and closes
         # every registered handler at exit, and a half-built one would fail there.
         logging.Handler.__init__(self, level)
@@ -312,8 +312,8 @@ def _level(value: Union[int, str]) -> int:
 
 
 def _redact_keys(redact: Union[bool, Sequence[str]], defaults: bool) -> Optional[frozenset[str]]:
-    if isinstance(redact, str) and redact.strip().lower() in _config.BOOLEAN_WORDS_SET:
-        redact = _config.flag("redact", redact)  # "false" from a config file, not a key name
+    if isinstance(redact, str) and redact.strip().lower() in _bounds.BOOLEAN_WORDS_SET:
+        redact = _bounds.flag("redact", redact)  # "false" from a config file, not a key name
     if redact is False:
         return None
     base = DEFAULT_REDACT_KEYS if defaults else frozenset()

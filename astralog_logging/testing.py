@@ -34,6 +34,7 @@ import threading
 import time
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
+from ._report import agree, records
 from .drain._server import DrainServer, Reply, RequestInfo
 from .drain._store import Store
 
@@ -159,14 +160,15 @@ class LocalDrain:
     def wait_for_records(self, n: int, timeout: float = 30.0) -> List[Dict[str, Any]]:
         """Block until at least ``n`` entries are stored and return them all; else fail."""
         if not self._wait(lambda: self._count() >= n, timeout):
-            raise AssertionError(f"expected at least {n} records within {timeout:g} s, but "
+            raise AssertionError(f"expected at least {records(n)} within {timeout:g} s, but "
                                  f"{self._count()} arrived; {self._recent()}")
         return self.records()
 
     def wait_for_requests(self, n: int, timeout: float = 30.0) -> List[RequestInfo]:
         """Block until at least ``n`` requests came in (answered or not); else fail."""
         if not self._wait(lambda: len(self._requests) >= n, timeout):
-            raise AssertionError(f"expected at least {n} requests within {timeout:g} s, but "
+            raise AssertionError(f"expected at least {n} {agree(n, 'request', 'requests')} "
+                                 f"within {timeout:g} s, but "
                                  f"{len(self.requests())} came; {self._recent()}")
         return self.requests()
 
