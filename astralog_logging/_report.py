@@ -15,15 +15,16 @@ bounded moment to go out.
 from __future__ import annotations
 
 import atexit
-import collections
 import json
 import os
-import sys
 import threading
 import time
 import weakref
-from typing import Any, Callable, Deque, Dict, List, Optional, Set, TextIO, Tuple
+from typing import Callable, Dict, List, Optional, Set, TextIO, Tuple
 from urllib.parse import quote, quote_plus
+
+from ._lines import LineWriter, write_line
+from ._lines import call_if_alive as call_if_alive  # for the other modules' fork hooks
 
 _BACKLOG = 64
 _EXIT_GRACE = 0.5  # seconds the exit waits for lines still waiting to be written
@@ -85,31 +86,24 @@ class Reporter:
         self._stream = stream
         self._last: Dict[str, Tuple[float, int]] = {}
         self._said: Set[str] = set()
-        self._background = background
-        self._lines: Deque[str] = collections.deque(maxlen=_BACKLOG)
-        self._writer: Optional[threading.Thread] = None
-        self._new_writer_state()
+        self._out: Optional[LineWriter] = None
+        self._new_lock()
         if background:
+            self._out = LineWriter("astralog-report", _BACKLOG, _one, drop_oldest=True)
             ref = weakref.ref(self)
-            os.register_at_fork(after_in_child=lambda: call_if_alive(ref, "_new_writer_state"))
+            os.register_at_fork(after_in_child=lambda: call_if_alive(ref, "_new_lock"))
             atexit.register(lambda: call_if_alive(ref, "wait_written"))
+
+    def _new_lock(self) -> None:
+        # Also after a fork: a thread of the parent may have held it.
+        self._lock = threading.RLock()  # re-entered from a signal handler, never deadlocked
 
     def say(self, message: str) -> None:
         line = scrub(f"astralog-logging[{os.getpid()}]: {message}\n")
-        if not self._background:
-            self._write(line)
-            return
-        with self._lock:
-            if self._writer is None:
-                writer = threading.Thread(target=self._run, name="astralog-report", daemon=True)
-                try:
-                    writer.start()
-                except RuntimeError:  # at interpreter shutdown (3.12+): no new threads
-                    self._write(line)
-                    return
-                self._writer = writer
-            self._lines.append(line)
-            self._wake.notify()
+        if self._out is None:
+            write_line(self._stream, line)
+        else:
+            self._out.put(self._stream, line)
 
     def once(self, topic: str, message: str) -> None:
         with self._lock:
@@ -135,48 +129,8 @@ class Reporter:
 
     def wait_written(self, timeout: float = _EXIT_GRACE) -> bool:
         """Give waiting lines a bounded moment to reach stderr (at exit, in tests)."""
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while self._lines or self._writing:
-                left = deadline - time.monotonic()
-                if left <= 0 or self._writer is None:
-                    return False
-                self._wake.wait(left)
-        return True
-
-    def _run(self) -> None:
-        while True:
-            with self._lock:
-                while not self._lines:
-                    self._wake.wait()
-                line = self._lines.popleft()
-                self._writing = True
-            try:
-                self._write(line)  # the one place allowed to block on stderr
-            finally:
-                with self._lock:
-                    self._writing = False
-                    self._wake.notify_all()
-
-    def _write(self, line: str) -> None:
-        stream = self._stream or sys.stderr
-        try:
-            stream.write(line)
-            stream.flush()
-        except (OSError, ValueError, AttributeError):
-            pass  # stderr closed or replaced by something odd: nothing better to do
-
-    def _new_writer_state(self) -> None:
-        # Also after a fork, which keeps no writer thread and maybe a lock it held.
-        self._lock = threading.RLock()  # re-entered from a signal handler, never deadlocked
-        self._wake = threading.Condition(self._lock)
-        self._writer = None
-        self._writing = False
-        self._lines.clear()
+        return self._out is None or self._out.wait_written(timeout)
 
 
-def call_if_alive(ref: weakref.ref[Any], method: str) -> None:
-    """For fork and exit hooks, which must not keep their object alive."""
-    obj = ref()
-    if obj is not None:
-        getattr(obj, method)()
+def _one(line: str) -> int:
+    return 1

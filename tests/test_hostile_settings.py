@@ -3,7 +3,6 @@ nobody reads. Real processes, the real local drain, and a real server that echoe
 
 from __future__ import annotations
 
-import http.server
 import json
 import logging
 import os
@@ -12,7 +11,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Iterator, List
+from typing import Any, Dict, Iterator, List
 
 import pytest
 
@@ -21,6 +20,7 @@ from astralog_logging.cli import main
 from astralog_logging.testing import LocalDrain
 
 from ._procs import ROOT, drain_env, free_port, run_script, wait_until
+from ._web import wsgi_server
 
 # A backslash and quotes: its repr- and JSON-escaped forms differ from the raw text.
 TOKEN = 'tok\\"q\'-9f2c-never-printed'
@@ -42,41 +42,29 @@ def _assert_hidden(*texts: str) -> None:
             assert form not in text, f"the token ({form!r}) leaked: {text!r}"
 
 
-class _Echo(http.server.BaseHTTPRequestHandler):
-    """A drain or proxy that writes the request's Authorization header back, raw and as a
-    repr, in its error answers: 500 for the first request, 401 after."""
+class _Echo:
+    """A drain or proxy (WSGI) that writes the request's Authorization header back, raw and
+    as a repr, in its error answers: 500 for the first request, 401 after."""
 
     seen = 0
 
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        auth = self.headers.get("Authorization", "")
-        type(self).seen += 1
-        status = 500 if type(self).seen == 1 else 401
+    def __call__(self, environ: Dict[str, Any], start_response: Any) -> List[bytes]:
+        environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        _Echo.seen += 1
+        status = "500 Failed" if _Echo.seen == 1 else f"401 Rejected {auth}"
         body = json.dumps({"error": f"bad header {auth} ({auth!r})"}).encode()
-        self.send_response(status, f"Rejected {auth}")
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+        start_response(status, [("Content-Type", "application/json"),
+                                ("Content-Length", str(len(body)))])
+        return [body]
 
 
 @pytest.fixture
 def echo() -> Iterator[str]:
     """The echoing server on 127.0.0.1; yields its endpoint."""
     _Echo.seen = 0
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/v1/drain"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with wsgi_server(_Echo()) as url:
+        yield f"{url}/v1/drain"
 
 
 def test_an_echoed_token_is_blanked_everywhere(echo: str, tmp_path: Path) -> None:
