@@ -66,11 +66,10 @@ class Listener:
         self.stopping = threading.Event()
         self.at_stop: Dict[str, int] = {}
         keep_secret(settings["token"])
-        sys.path.extend(p for p in settings.get("import_path", ()) if p not in sys.path)
-        factory = settings.get("session_factory")
+        factory = settings.get("session_factory")  # resolved inside: Transport catches failures
         transport = Transport(
             settings["endpoint"], settings["token"], timeout=settings["timeout"],
-            verify=settings["verify"],  # resolved inside, so a failed import is caught there
+            verify=settings["verify"],
             session_factory=(lambda: resolve("session_factory", factory)()) if factory else None,
         )
         self.delivery = Delivery(
@@ -272,6 +271,8 @@ def main() -> int:
     stats.listener_pid = os.getpid()
     sock = socket.socket(fileno=settings.pop("socket_fd"))
     sock.setblocking(False)
+    # The application's own sys.path (its script's directory), for its callables.
+    sys.path.extend(p for p in settings.get("import_path", ()) if p not in sys.path)
     try:
         listener = Listener(settings, settings.pop("read_fd"), sock, stats,
                             settings.pop("owner_pid"))

@@ -68,11 +68,11 @@ class AstralogHandler(logging.handlers.QueueHandler):
         on_success: Union[str, Callable[[int], Any], None] = None,
         tags: Union[Sequence[str], str, None] = None,
         meta: Optional[Mapping[str, Any]] = None,
-        redact: Union[bool, Sequence[str]] = True,
-        redact_defaults: bool = True,
+        redact: Union[bool, str, Sequence[str]] = True,
+        redact_defaults: Union[bool, str] = True,
         before_send: Union[str, Callable[[Dict[str, Any]], Optional[Dict[str, Any]]], None] = None,
-        capture_uncaught: bool = False,
-        console: bool = False,
+        capture_uncaught: Union[bool, str] = False,
+        console: Union[bool, str] = False,
         level: Union[int, str] = logging.NOTSET,
         _address: Any = None,
         **unknown: Any,
@@ -166,8 +166,9 @@ class AstralogHandler(logging.handlers.QueueHandler):
         return rv
 
     def emit(self, record: logging.LogRecord) -> None:
-        if self._console is not None:
-            self._mirror(record)
+        console = self._console
+        if console is not None:
+            self._mirror(console, record)
         put = self._put
         if put is None:
             return
@@ -180,13 +181,12 @@ class AstralogHandler(logging.handlers.QueueHandler):
         except Exception as exc:  # never into the application
             self._reporter.limited("emit", f"a record could not be queued ({exc!r})")
 
-    def _mirror(self, record: logging.LogRecord) -> None:
+    def _mirror(self, console: Console, record: logging.LogRecord) -> None:
         """``console=True``: the record on stdout (below WARNING) or stderr, for local runs.
         Formatted here (the record may change later), written by the console's thread."""
         stream = sys.stdout if record.levelno < logging.WARNING else sys.stderr
         with contextlib.suppress(Exception):  # an odd formatter must not cost the record
-            assert self._console is not None
-            self._console.put(stream, self.format(record) + "\n")
+            console.put(stream, self.format(record) + "\n")
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -199,12 +199,12 @@ class AstralogHandler(logging.handlers.QueueHandler):
         """
         if self._closed:
             return True  # close() flushed already; logging.shutdown asks again at exit
-        started = time.monotonic()
+        if self._console is None:
+            return self._flush(timeout)
+        wait = self._config.shutdown_timeout if self._config else _CONSOLE_GRACE
+        deadline = time.monotonic() + (wait if timeout is None else timeout)
         clean = self._flush(timeout)
-        if self._console is not None:
-            wait = self._config.shutdown_timeout if self._config else _CONSOLE_GRACE
-            self._console.wait_written(max((wait if timeout is None else timeout)
-                                           - (time.monotonic() - started), 0.0))
+        self._console.wait_written(max(deadline - time.monotonic(), 0.0))
         return clean
 
     def _flush(self, timeout: Optional[float]) -> bool:
@@ -311,7 +311,8 @@ def _level(value: Union[int, str]) -> int:
     return number
 
 
-def _redact_keys(redact: Union[bool, Sequence[str]], defaults: bool) -> Optional[frozenset[str]]:
+def _redact_keys(redact: Union[bool, str, Sequence[str]],
+                 defaults: bool) -> Optional[frozenset[str]]:
     if isinstance(redact, str) and redact.strip().lower() in _bounds.BOOLEAN_WORDS_SET:
         redact = _bounds.flag("redact", redact)  # "false" from a config file, not a key name
     if redact is False:
