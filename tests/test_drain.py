@@ -369,7 +369,7 @@ def test_wait_for_records_times_out_with_assertion_error(drain: LocalDrain) -> N
     """wait_for_records fails clearly (how many arrived, last answers) when too few came."""
     drain.fail_next(503)
     _post(drain, _body())
-    with pytest.raises(AssertionError, match=r"1 records within 0.2 s, but 0 arrived.*503"):
+    with pytest.raises(AssertionError, match=r"1 record within 0.2 s, but 0 arrived.*503"):
         drain.wait_for_records(1, timeout=0.2)
 
 
