@@ -253,7 +253,7 @@ print(handler.flush(8), len(open({str(launches)!r}).read()))
 """, env)
     clean, launched = proc.stdout.split()
     assert clean == "False" and 2 <= int(launched) <= 4, proc.stderr  # each second: 8 or 9
-    assert proc.stderr.count("starting a new one") == 1, proc.stderr
+    assert proc.stderr.count("starting a new one") <= 2, proc.stderr  # 10 s per line
 
 
 def test_console_never_blocks_on_a_stdout_nobody_reads() -> None:
