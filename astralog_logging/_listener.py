@@ -114,7 +114,7 @@ class Listener:
 
     def _read_until_stopped(self) -> None:
         """Drain the pipe and the socket until told to stop, then until both are quiet."""
-        pipe, datagrams = _wire.FrameReader(), _wire.FrameReader()
+        pipe = _wire.FrameReader()
         poller = select.poll()
         poller.register(self.read_fd, select.POLLIN)
         poller.register(self.sock.fileno(), select.POLLIN)
@@ -133,11 +133,13 @@ class Listener:
                     self.begin_stop("its owner process is gone")
             for fd, _ in ready:
                 if fd != self.read_fd:
-                    self._take_datagrams(datagrams)
+                    self._take_datagrams()
                     continue
                 data = os.read(self.read_fd, _READ_SIZE)
                 if data:
                     self._take(pipe.feed(data))
+                    self._count_malformed(pipe.malformed, "from the queue")
+                    pipe.malformed = 0
                 else:  # every writer has closed the pipe: nothing more can come from it
                     poller.unregister(self.read_fd)
             if ready and not self.stopping.is_set():
@@ -145,18 +147,30 @@ class Listener:
                 # less per record and wakes it (and writers' kernels) less often. The pipe
                 # holds far more than this pause can fill.
                 time.sleep(_GATHER)
-        malformed = pipe.malformed + datagrams.malformed
-        if malformed:
-            self.stats.add("malformed", malformed)
         self.outbox.mark(END)
 
-    def _take_datagrams(self, reader: _wire.FrameReader) -> None:
+    def _take_datagrams(self) -> None:
+        """Each datagram is one frame or nothing: a bad one is dropped alone and counted,
+        and only the owner, on the pipe, may stop the listener."""
+        frames, bad = [], 0
         for _ in range(256):  # then let the pipe have a turn
             try:
                 data = self.sock.recv(1 << 16)
             except BlockingIOError:
-                return
-            self._take(reader.feed(data))
+                break
+            frame = _wire.parse_datagram(data)
+            if frame is None or frame.kind == _wire.STOP:
+                bad += 1
+            else:
+                frames.append(frame)
+        self._take(frames)
+        self._count_malformed(bad, "on the attach socket")
+
+    def _count_malformed(self, count: int, where: str) -> None:
+        if count:
+            self.stats.add("malformed", count)
+            self.reporter.limited(f"malformed {where}", f"{count} malformed frames {where} "
+                                  "dropped (counted as malformed)")
 
     def _take(self, frames: Iterable[_wire.Frame]) -> None:
         entries: List[bytes] = []

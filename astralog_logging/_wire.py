@@ -22,6 +22,10 @@ newline). An entry too large for one frame travels as ``PART`` frames whose body
 listener to deliver everything before it and then acknowledge ``token`` in the producer's
 shared slot. ``STOP`` is sent by the owner only; its body is how many seconds of
 ``shutdown_timeout`` are left for delivery.
+
+The listener trusts no frame's shape: ``valid`` checks each body against its kind before
+anything is parsed, and a datagram from the attach socket (``parse_datagram``) must be
+exactly one whole frame, never a piece of a stream, so a bad one is dropped alone.
 """
 
 from __future__ import annotations
@@ -77,6 +81,22 @@ def part_bodies(entry: bytes) -> list[bytes]:
     return [_PART.pack(i, total) + c for i, c in enumerate(chunks)]
 
 
+def valid(kind: int, body: bytes) -> bool:
+    """Whether ``body`` has the shape its ``kind`` promises (checked before any parsing)."""
+    if kind == RECORDS:
+        return bool(body)
+    if kind == PART:
+        if len(body) <= _PART.size:
+            return False
+        index, total = _PART.unpack_from(body)
+        return index < total
+    if kind == FLUSH:
+        return len(body) == _FLUSH.size
+    if kind == STOP:
+        return len(body) == _STOP.size
+    return False
+
+
 def parse_part(body: bytes) -> tuple[int, int, bytes]:
     index, total = _PART.unpack_from(body)
     return index, total, body[_PART.size :]
@@ -119,14 +139,46 @@ class FrameReader:
         pos, end = 0, len(buf)
         while end - pos >= _LENGTH.size:
             (size,) = _LENGTH.unpack_from(buf, pos)
+            if not 0 <= size <= _MAX_SIZE:
+                # No frame of ours has this length: the stream's framing is lost, and no
+                # later byte of it can be trusted to start a frame.
+                self.malformed += 1
+                pos = end
+                break
             stop = pos + _LENGTH.size + size
             if stop > end:
                 break
-            payload_start = pos + _LENGTH.size + _PICKLE_HEAD.size
-            if size < _PICKLE_HEAD.size + 1 + _HEAD.size or buf[stop - 1 : stop] != b".":
+            frame = _payload(buf, pos, stop) if size >= _MIN_SIZE else None
+            if frame is None:
                 self.malformed += 1
             else:
-                kind, producer, seq = _HEAD.unpack_from(buf, payload_start)
-                yield Frame(kind, producer, seq, buf[payload_start + _HEAD.size : stop - 1])
+                yield frame
             pos = stop
         self._buf = buf[pos:]
+
+
+_MIN_SIZE = _PICKLE_HEAD.size + _HEAD.size + 1
+_MAX_SIZE = PIPE_BUF - _LENGTH.size
+
+
+def _payload(buf: bytes, pos: int, stop: int) -> Frame | None:
+    """The frame in ``buf[pos:stop]`` (length prefix included), or None if not our shape."""
+    start = pos + _LENGTH.size
+    magic, op, size = _PICKLE_HEAD.unpack_from(buf, start)
+    if (magic, op) != (b"\x80\x03", b"B") or size != stop - start - _PICKLE_HEAD.size - 1:
+        return None
+    if buf[stop - 1 : stop] != b".":
+        return None
+    kind, producer, seq = _HEAD.unpack_from(buf, start + _PICKLE_HEAD.size)
+    body = buf[start + _PICKLE_HEAD.size + _HEAD.size : stop - 1]
+    return Frame(kind, producer, seq, body) if valid(kind, body) else None
+
+
+def parse_datagram(data: bytes) -> Frame | None:
+    """The one frame a datagram must be, or None: each datagram stands alone."""
+    if len(data) < _LENGTH.size + _MIN_SIZE:
+        return None
+    (size,) = _LENGTH.unpack_from(data)
+    if size != len(data) - _LENGTH.size:
+        return None
+    return _payload(data, 0, len(data))
