@@ -10,17 +10,28 @@ a backlog bounded by ``max_queue_size`` records; past that, records are dropped 
 Nothing here blocks the caller and nothing here relies on a thread surviving ``fork``: the
 child of a fork starts with an empty buffer (its parent still owns and sends its own), a new
 producer id, and starts its own helper thread on first use.
+
+A child of a bare ``os.fork`` often ends in ``os._exit``, which runs no exit hook, so a
+record buffered there would vanish uncounted. Until an exit hook is known to protect the
+process (``protect``: a ``multiprocessing`` or billiard child's own exit runs ours), its
+channel writes each record through at ``put``; only what the full pipe refuses waits.
+
+A signal handler may log while the thread it interrupted is inside this class. The lock is
+re-entrant so that never deadlocks, and ``_inside`` marks a change in progress: a ``put``
+that finds one leaves its entry in ``_reentered`` for the interrupted code to take in before
+it lets go, and other re-entered calls give up rather than touch half-changed state.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import select
 import threading
 import time
 import weakref
-from typing import Callable, Deque, List, Optional, Tuple
+from typing import Callable, Deque, Iterator, List, Optional, Tuple
 
 from . import _wire
 from ._report import Reporter, call_if_alive, records
@@ -45,12 +56,23 @@ class Channel:
         self.reporter = reporter
         self.watch = watch  # called from the helper thread: the listener's health check
         self._reset()
+        self.write_through = False  # an exit hook of this process hands the buffer over
         ref = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: call_if_alive(ref, "_reset"))
+        os.register_at_fork(after_in_child=lambda: call_if_alive(ref, "_reset_in_child"))
+
+    def _reset_in_child(self) -> None:
+        self._reset()
+        self.write_through = True  # until ``protect``: no exit hook is known to run here
+
+    def protect(self) -> None:
+        """An exit hook of this process will hand the buffer over: buffer again."""
+        self.write_through = False
 
     def _reset(self) -> None:
         """Fresh state for a new process: nothing of the parent's buffer is ours to send."""
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._inside = False  # a change is in progress (under the lock)
+        self._reentered: List[bytes] = []  # entries put by a signal handler meanwhile
         self._pending: List[bytes] = []
         self._pending_size = 0
         self._backlog: Deque[Tuple[int, bytes, int]] = collections.deque()  # kind, body, count
@@ -69,25 +91,64 @@ class Channel:
     def put(self, entry: bytes) -> None:
         """Queue one serialized entry; never blocks on I/O, never raises for a full pipe."""
         with self._lock:
-            if self._queued >= self.max_queue_size and not self._make_room():
-                self._drop(1, "the queue is full (max_queue_size)")
+            if self._inside:  # a signal handler interrupted this thread mid-change
+                self._reentered.append(entry)
                 return
-            self.enqueued += 1
-            size = len(entry) + 1
-            if size > _wire.MAX_BODY:
-                self._seal()
-                self._queue_large(entry)
-                return
+            self._inside = True
+            try:
+                self._add(entry)
+                while self._reentered:
+                    self._add(self._reentered.pop(0))
+            finally:
+                self._inside = False
+
+    def _add(self, entry: bytes) -> None:
+        if self._queued >= self.max_queue_size and not self._make_room():
+            self._drop(1, "the queue is full (max_queue_size)")
+            return
+        self.enqueued += 1
+        size = len(entry) + 1
+        if size > _wire.MAX_BODY:
+            self._seal()
+            self._queue_large(entry)
+        else:
             if self._pending_size + size > _wire.MAX_BODY:
                 self._seal()
             self._pending.append(entry)
             self._pending_size += size
             self._queued += 1
-            if not self._armed:
-                self._armed = True
-                if self._thread is None:
-                    self._start_thread()
-                self._wake.set()
+        if self.write_through:
+            self._seal()
+            self._publish()
+            if not self._backlog:
+                return
+        if not self._armed:
+            self._armed = True
+            if self._thread is None:
+                self._start_thread()
+            self._wake.set()
+
+    # -- the lock, for everything but put ------------------------------------------------
+
+    @contextlib.contextmanager
+    def _changing(self, timeout: float = -1) -> Iterator[bool]:
+        """Hold the lock for a change; yields False if it was not free in time, or if this
+        thread is already mid-change (a signal handler interrupted it): touch nothing then."""
+        if not self._lock.acquire(timeout=timeout):
+            yield False
+            return
+        if self._inside:
+            self._lock.release()
+            yield False
+            return
+        self._inside = True
+        try:
+            yield True
+            while self._reentered:  # what a signal handler put meanwhile
+                self._add(self._reentered.pop(0))
+        finally:
+            self._inside = False
+            self._lock.release()
 
     # -- framing and writing (lock held) -------------------------------------------------
 
@@ -156,8 +217,8 @@ class Channel:
 
     def start(self) -> None:
         """Start the helper thread now (an owner that never logs must still watch)."""
-        with self._lock:
-            if self._thread is None:
+        with self._changing() as ok:
+            if ok and self._thread is None:
                 self._start_thread()
 
     def _start_thread(self) -> None:
@@ -176,7 +237,9 @@ class Channel:
                 time.sleep(LINGER)
 
     def _round(self) -> None:
-        with self._lock:
+        with self._changing() as ok:  # this thread is never interrupted by a signal handler
+            if not ok:
+                return
             self._wake.clear()
             self._armed = False
             self._seal()
@@ -194,8 +257,9 @@ class Channel:
             time.sleep(timeout)
 
     def publish(self) -> None:
-        with self._lock:
-            self._publish()
+        with self._changing() as ok:
+            if ok:
+                self._publish()
 
     def _publish(self) -> None:
         if self._slot is None:
@@ -207,18 +271,17 @@ class Channel:
     def push(self, deadline: float, in_signal_handler: bool = False) -> bool:
         """Write everything buffered into the pipe; True when it all went out in time.
 
-        From a signal handler the lock may be held by the very code the signal
-        interrupted, so it is only tried, briefly, never waited for.
+        From a signal handler the lock may be held by another thread, so it is only tried,
+        briefly, never waited for; if the interrupted code was itself mid-change, nothing
+        can be pushed safely.
         """
         while True:
-            if not self._lock.acquire(timeout=0.05 if in_signal_handler else -1):
-                return False
-            try:
+            with self._changing(0.05 if in_signal_handler else -1) as ok:
+                if not ok:
+                    return False
                 self._seal()
                 done = self._write_backlog()
                 self._publish()
-            finally:
-                self._lock.release()
             if done:
                 return True
             left = deadline - time.monotonic()
@@ -228,7 +291,9 @@ class Channel:
 
     def request_ack(self, deadline: float, kind: int = _wire.FLUSH) -> Optional[Tuple[int, int]]:
         """Push everything, then ask the listener to acknowledge it; (slot, token) to wait on."""
-        with self._lock:
+        with self._changing() as ok:
+            if not ok:
+                return None
             self._seal()
             self._publish()
             assert self._slot is not None
@@ -244,13 +309,14 @@ class Channel:
         """Hand everything over; what cannot be, by the deadline, is counted and said."""
         if self.push(deadline):
             return True
-        with self._lock:
-            self._drop_backlog(f"the queue stayed full until {when}")
-            self._publish()
+        with self._changing() as ok:
+            if ok:
+                self._drop_backlog(f"the queue stayed full until {when}")
+                self._publish()
         return False
 
     def count_filtered(self) -> None:
-        with self._lock:
+        with self._lock:  # re-entered from a signal handler, at worst one count is missed
             self.filtered += 1
 
     @property
@@ -258,7 +324,9 @@ class Channel:
         return self._queued
 
     def send_stop(self, deadline: float) -> bool:
-        with self._lock:
+        with self._changing() as ok:
+            if not ok:
+                return False
             self._seal()
             left = max(deadline - time.monotonic(), 0.0)
             self._send(_wire.STOP, _wire.stop_body(left), 0)

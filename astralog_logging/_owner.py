@@ -78,6 +78,7 @@ class Link:
 
     def _on_multiprocessing_fork(self) -> None:
         multiprocessing.util.Finalize(self, self.push_at_exit, exitpriority=100)
+        self.channel.protect()  # that exit hook hands the buffer over: no write-through
 
     def push_at_exit(self) -> None:
         self.channel.push_or_count(time.monotonic() + self.config.shutdown_timeout, "exit")

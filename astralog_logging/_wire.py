@@ -89,7 +89,7 @@ def valid(kind: int, body: bytes) -> bool:
         if len(body) <= _PART.size:
             return False
         index, total = _PART.unpack_from(body)
-        return index < total
+        return bool(index < total)
     if kind == FLUSH:
         return len(body) == _FLUSH.size
     if kind == STOP:

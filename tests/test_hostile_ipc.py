@@ -113,3 +113,34 @@ os.kill(os.getpid(), signal.SIGKILL)  # the owner is gone; its listener must not
         proc.kill()
         if _alive(listener):
             os.kill(listener, signal.SIGKILL)
+
+
+def test_logging_from_a_signal_handler_never_deadlocks(drain: LocalDrain) -> None:
+    """A SIGUSR1 handler logs while the main thread logs in a loop, signals arriving every
+    fraction of a millisecond: the run ends in bounded time and every record of both
+    arrives exactly once."""
+    out = run_script(APP + """
+import signal, threading
+handled = []
+def on_usr1(signum, frame):
+    handled.append(1)
+    log.warning("from the handler", extra={"meta": {"src": "handler", "i": len(handled)}})
+signal.signal(signal.SIGUSR1, on_usr1)
+done = threading.Event()
+def send():
+    while not done.is_set():
+        os.kill(os.getpid(), signal.SIGUSR1)
+        time.sleep(0.0002)
+threading.Thread(target=send, daemon=True).start()
+for i in range(6000):  # fewer than max_queue_size: nothing may be dropped
+    log.info("main %d", i, extra={"meta": {"src": "main", "i": i}})
+done.set()
+print(len(handled), handler.flush(30), flush=True)
+""", drain_env(drain.endpoint, drain.token), timeout=60)
+    handled, clean = out.stdout.split()
+    assert clean == "True", out.stderr
+    assert int(handled) >= 100, out.stdout  # the race was really run
+    records = drain.wait_for_records(6000 + int(handled), timeout=60)
+    for src, count in (("main", 6000), ("handler", int(handled))):
+        got = sorted(r["meta"]["i"] for r in records if r["meta"]["src"] == src)
+        assert got == list(range(src == "handler", count + (src == "handler"))), src
