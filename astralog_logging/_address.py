@@ -10,18 +10,22 @@ disturbs no one.
 A process attaches only when its own configuration matches the advertised one: the
 endpoint, project, service and a fingerprint of the token must agree, so an unrelated
 program that inherits the environment never ships under someone else's token. The token
-itself is never written to the environment.
+itself is never written to the environment. And it attaches only when the directory, the
+socket and the counters file are its own user's and writable by no one else (``untrusted``),
+so an environment pointing at paths another user made cannot capture its records.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from typing import Dict, NamedTuple, Optional
 
 import orjson
 
 from ._config import Config
+from ._ownership import own_path
 
 ENV = "ASTRALOG_ATTACH"
 
@@ -51,6 +55,17 @@ def find(config: Config) -> Optional[Address]:
     if not (os.path.exists(address.socket_path) and os.path.exists(address.stats_path)):
         return None  # a stale advertisement from an owner that is gone
     return address
+
+
+def untrusted(address: Address) -> Optional[str]:
+    """Why the advertised paths cannot be trusted (another user could have made or swapped
+    them), or None: they must be ours, of the kind the owner made, writable by us alone."""
+    for path, kind in ((os.path.dirname(address.socket_path), stat.S_IFDIR),
+                       (address.socket_path, stat.S_IFSOCK), (address.stats_path, stat.S_IFREG)):
+        why = own_path(path, kind)
+        if why:
+            return f"{path} {why}"
+    return None
 
 
 def _table() -> Dict[str, object]:

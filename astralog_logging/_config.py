@@ -15,6 +15,7 @@ import sys
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 from urllib.parse import urlsplit
 
+from . import _ownership
 from ._bounds import (
     BOOLEAN_WORDS_SET,
     MAX_BUFFER_BYTES,
@@ -304,6 +305,8 @@ def build(
         on_success=dotted_path("on_success", on_success),
     )
     _check_together(config)
+    if config.spool_dir and config.spool_path:
+        _ownership.check_spool(config.spool_dir, config.spool_path)
     return config
 
 

@@ -308,7 +308,13 @@ def _died(process: subprocess.Popen[bytes]) -> str:
 
 
 def _join(config: Config, reporter: Reporter, address: _address.Address) -> Optional[Link]:
-    """Attach to a listener advertised by another process, or None if it cannot be reached."""
+    """Attach to a listener advertised by another process, or None if it cannot be reached
+    or another user could have planted what the address names."""
+    why = _address.untrusted(address)
+    if why:
+        reporter.say(f"not joining the listener advertised in {_address.ENV}: {why}; "
+                     "starting a listener of this process's own")
+        return None
     try:
         stats = SharedStats.open(address.stats_path)
     except (OSError, ValueError):

@@ -17,8 +17,11 @@ import contextlib
 import fcntl
 import mmap
 import os
+import stat
 import tempfile
 from typing import Iterator
+
+from ._ownership import own_stat
 
 _MAGIC = 0x41_53_54_52_41_4C_4F_47  # "ASTRALOG"
 
@@ -77,7 +80,11 @@ class SharedStats:
 
     @classmethod
     def open(cls, path: str) -> SharedStats:
-        fd = os.open(path, os.O_RDWR)
+        fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+        why = own_stat(os.fstat(fd), stat.S_IFREG)  # the file opened, not the path checked
+        if why:
+            os.close(fd)
+            raise PermissionError(f"{path} {why}")
         stats = cls(fd, path)
         if stats._w[0] != _MAGIC:
             stats.close()

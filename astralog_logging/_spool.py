@@ -20,6 +20,11 @@ only partly written. A segment is a sequence of records::
 entries joined by ``\\n``; consecutive records with the same batch_id are parts of one batch.
 A torn write at the end (a crash mid-append) fails its length or CRC check and ends the
 segment there: detected, never parsed as garbage.
+
+The directory must be ours and writable by nobody else (see ``_ownership``; the handler
+refuses such a ``spool_dir`` when it is built, and the spool checks again at start). Every
+file is opened with ``O_NOFOLLOW``: a symbolic link planted where a segment, a ``.done``
+list or a lock should be fails to open instead of being read or appended through.
 """
 
 from __future__ import annotations
@@ -29,15 +34,19 @@ import dataclasses
 import errno
 import fcntl
 import os
+import stat
 import struct
 import time
 import zlib
 from typing import Dict, Iterator, List, Optional, Tuple
 
+from ._ownership import own_path
+
 _MAGIC = b"ALSP"
 _HEAD = struct.Struct("!4sIII")
 _ID = 32
 _DONE = ".done"  # beside a segment: ids of its batches already delivered
+_NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC
 SEGMENT_BYTES = 4 << 20
 
 
@@ -54,6 +63,9 @@ class Segment:
 class Spool:
     def __init__(self, directory: str, max_bytes: int) -> None:
         os.makedirs(directory, mode=0o700, exist_ok=True)
+        why = own_path(directory, stat.S_IFDIR)
+        if why:
+            raise PermissionError(f"the spool directory {directory!r} {why}")
         self.directory = directory
         self.max_bytes = max_bytes
         self._seq = 0
@@ -62,8 +74,8 @@ class Spool:
         self._locks: Dict[str, int] = {}  # owner -> fd holding its lock: ours and adopted
         self._lock_owner(self._owner, create=True)
         for name in sorted(os.listdir(directory)):
-            if name.endswith(".spool") and self._adopt(name):
-                path = os.path.join(directory, name)
+            path = os.path.join(directory, name)
+            if name.endswith(".spool") and _regular(path) and self._adopt(name):
                 seg = Segment(path, os.path.getsize(path), dirty=True, closed=True)
                 seg.records = sum(len(e) for _, e in read_segment(path))
                 self.segments[path] = seg
@@ -72,7 +84,7 @@ class Spool:
     def _lock_owner(self, owner: str, create: bool = False) -> bool:
         """Hold ``owner``'s lock from now on; False if a live listener holds it."""
         path = os.path.join(self.directory, f"{owner}.lock")
-        fd = os.open(path, os.O_RDWR | (os.O_CREAT if create else 0), 0o600)
+        fd = os.open(path, os.O_RDWR | _NOFOLLOW | (os.O_CREAT if create else 0), 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if create else fcntl.LOCK_NB))
         except BlockingIOError:
@@ -174,8 +186,7 @@ class Spool:
     def pending(self, seg: Segment) -> Iterator[Tuple[str, List[bytes]]]:
         """The segment's batches not yet known to be delivered, oldest first."""
         try:
-            with open(seg.path + _DONE, "rb") as f:
-                done = set(f.read().decode("ascii", "replace").split())
+            done = set(_read_file(seg.path + _DONE).decode("ascii", "replace").split())
         except OSError:
             done = set()
         return ((bid, entries) for bid, entries in read_segment(seg.path) if bid not in done)
@@ -223,12 +234,24 @@ class Spool:
 
 
 def _append_file(path: str, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NOFOLLOW, 0o600)
     try:
         if os.write(fd, data) != len(data):
             raise OSError(errno.ENOSPC, "short write", path)
     finally:
         os.close(fd)
+
+
+def _read_file(path: str) -> bytes:
+    with open(os.open(path, os.O_RDONLY | _NOFOLLOW), "rb") as f:
+        return f.read()
+
+
+def _regular(path: str) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _owner_of(name: str) -> Optional[str]:
@@ -253,8 +276,7 @@ def read_segment(path: str) -> Iterator[Tuple[str, List[bytes]]]:
 
 def _read_records(path: str) -> Iterator[Tuple[str, List[bytes]]]:
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        data = _read_file(path)
     except OSError:
         return
     pos = 0

@@ -6,11 +6,17 @@ from __future__ import annotations
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
+from pathlib import Path
 from typing import List
 
-from astralog_logging import _wire
+import pytest
+
+from astralog_logging import ConfigError, _address, _config, _wire
+from astralog_logging._shared import SharedStats
+from astralog_logging._spool import Spool
 from astralog_logging.testing import LocalDrain
 
 from ._procs import ROOT, drain_env, run_script, wait_until
@@ -144,3 +150,105 @@ print(len(handled), handler.flush(30), flush=True)
     for src, count in (("main", 6000), ("handler", int(handled))):
         got = sorted(r["meta"]["i"] for r in records if r["meta"]["src"] == src)
         assert got == list(range(src == "handler", count + (src == "handler"))), src
+
+
+NOBODY = 65534
+CONFIG = dict(token="t0ken-for-tests", project_id="tests", service="pytest",
+              endpoint="http://127.0.0.1:9/v1/drain")
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="making another user's files needs root")
+
+
+@needs_root
+@pytest.mark.parametrize("how", ["another user's", "0777 without sticky", "group-writable"])
+def test_a_spool_dir_others_control_is_refused(tmp_path: Path, how: str) -> None:
+    """A spool_dir another user owns, or may rename entries in, fails construction with
+    one ConfigError naming spool_dir, the path and why."""
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    if how == "another user's":
+        os.chown(spool, NOBODY, NOBODY)
+    else:
+        spool.chmod(0o777 if how.startswith("0777") else 0o770)
+    with pytest.raises(ConfigError, match=r"spool_dir: '.*/spool' is (owned by uid 65534|"
+                       r"writable by (others|its group))[ ,]"):
+        _config.build(**CONFIG, spool_dir=str(spool))
+
+
+@needs_root
+def test_a_shared_sticky_spool_dir_is_accepted_but_not_a_planted_subdirectory(
+        tmp_path: Path) -> None:
+    """Like /tmp, a root-owned sticky 1777 spool_dir is accepted; a per-configuration
+    subdirectory another user made in it beforehand is refused by name."""
+    spool = tmp_path / "shared"
+    spool.mkdir()
+    spool.chmod(0o1777)
+    config = _config.build(**CONFIG, spool_dir=str(spool))
+    planted = config.listener_settings()["spool_path"]
+    os.mkdir(planted, 0o700)
+    os.chown(planted, NOBODY, NOBODY)
+    with pytest.raises(ConfigError, match=r"holds '[0-9a-f]+', which is owned by uid 65534"):
+        _config.build(**CONFIG, spool_dir=str(spool))
+    with pytest.raises(PermissionError):  # and the listener's spool checks again
+        Spool(planted, 1 << 20)
+
+
+def test_planted_links_in_the_spool_are_never_followed(tmp_path: Path) -> None:
+    """A .done link beside a segment is never appended through, and a segment that is a
+    link (to a valid segment elsewhere) is never adopted and sent."""
+    victim = tmp_path / "victim-file"
+    victim.write_bytes(b"precious\n")
+    directory = tmp_path / "spool"
+    spool = Spool(str(directory), 1 << 20)
+    seg = spool.append("a" * 32, [b'{"m":1}'])
+    spool.gave_up(seg)  # kept, so a later delivery notes its batch in .done
+    os.symlink(victim, seg.path + ".done")
+    spool.mark_done(seg, "a" * 32)
+    assert victim.read_bytes() == b"precious\n"
+    elsewhere = tmp_path / "elsewhere.spool"
+    elsewhere.write_bytes(Path(seg.path).read_bytes())
+    spool.close()
+    os.unlink(seg.path + ".done")
+    os.unlink(seg.path)
+    os.symlink(elsewhere, seg.path)
+    assert Spool(str(directory), 1 << 20).resendable() == []
+
+
+@needs_root
+@pytest.mark.parametrize("how", ["chown", "chmod"])
+def test_an_attach_address_another_user_controls_is_not_joined(
+        drain: LocalDrain, tmp_path: Path, how: str) -> None:
+    """ASTRALOG_ATTACH naming a socket and counters another user owns (or may swap) is not
+    followed: the app says so, starts its own listener, and every record reaches the drain,
+    none the planted socket."""
+    settings = {**CONFIG, "endpoint": drain.endpoint, "token": drain.token}
+    workdir = tmp_path / "attach"
+    workdir.mkdir(mode=0o700)
+    trap = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    trap.bind(str(workdir / "attach"))
+    trap.setblocking(False)
+    stats = SharedStats.create()
+    try:
+        for path in (workdir, workdir / "attach", stats.path):
+            if how == "chown":
+                os.chown(path, NOBODY, NOBODY)
+        if how == "chmod":
+            workdir.chmod(0o777)
+        address = _address.Address(str(workdir / "attach"), stats.path, 1)
+        key = _address.key_of(_config.build(**settings))
+        env = drain_env(drain.endpoint, drain.token, ASTRALOG_PROJECT_ID="tests",
+                        ASTRALOG_SERVICE="pytest")
+        env[_address.ENV] = '{"%s": ["%s", "%s", 1]}' % (key, *address[:2])
+        out = run_script(APP + """
+for i in range(50):
+    log.info("mine %d", i, extra={"meta": {"i": i}})
+print(handler.flush(20), flush=True)
+""", env)
+        assert out.stdout.split() == ["True"], out.stderr
+        assert "not joining the listener advertised in ASTRALOG_ATTACH" in out.stderr
+        assert sorted(r["meta"]["i"] for r in drain.records()) == list(range(50))
+        with pytest.raises(BlockingIOError):
+            trap.recv(1 << 16)
+    finally:
+        trap.close()
+        stats.close()
+        stats.unlink()
