@@ -126,35 +126,45 @@ def test_logging_from_a_signal_handler_never_deadlocks(drain: LocalDrain) -> Non
     fraction of a millisecond: the run ends in bounded time and every record of both
     arrives exactly once."""
     out = run_script(APP + """
-import signal, threading
-handled = []
+import signal, subprocess
+handled, done = [], []
 def on_usr1(signum, frame):
-    handled.append(1)
-    log.warning("from the handler", extra={"meta": {"src": "handler", "i": len(handled)}})
+    if not done:
+        handled.append(1)
+        log.warning("from the handler", extra={"meta": {"src": "handler", "i": len(handled)}})
 signal.signal(signal.SIGUSR1, on_usr1)
-done = threading.Event()
-def send():
-    while not done.is_set():
-        os.kill(os.getpid(), signal.SIGUSR1)
-        time.sleep(0.0002)
-threading.Thread(target=send, daemon=True).start()
-for i in range(6000):  # fewer than max_queue_size: nothing may be dropped
-    log.info("main %d", i, extra={"meta": {"src": "main", "i": i}})
-done.set()
-print(len(handled), handler.flush(30), flush=True)
+sender = subprocess.Popen([sys.executable, "-c", "import os, signal, sys, time\\n"
+                           "for _ in range(50000):\\n"
+                           "    os.kill(int(sys.argv[1]), signal.SIGUSR1)\\n"
+                           "    time.sleep(0.0002)", str(os.getpid())])
+main = 0
+while main < 9000 and (main < 3000 or len(handled) < 300):  # 9000 < max_queue_size
+    log.info("main %d", main, extra={"meta": {"src": "main", "i": main}})
+    main += 1
+sender.kill()
+sender.wait()
+done.append(1)
+print(main, len(handled), handler.flush(30), flush=True)
 """, drain_env(drain.endpoint, drain.token), timeout=60)
-    handled, clean = out.stdout.split()
+    main, handled, clean = out.stdout.split()
     assert clean == "True", out.stderr
     assert int(handled) >= 100, out.stdout  # the race was really run
-    records = drain.wait_for_records(6000 + int(handled), timeout=60)
-    for src, count in (("main", 6000), ("handler", int(handled))):
+    records = drain.wait_for_records(int(main) + int(handled), timeout=60)
+    for src, count in (("main", int(main)), ("handler", int(handled))):
         got = sorted(r["meta"]["i"] for r in records if r["meta"]["src"] == src)
         assert got == list(range(src == "handler", count + (src == "handler"))), src
 
 
 NOBODY = 65534
-CONFIG = dict(token="t0ken-for-tests", project_id="tests", service="pytest",
-              endpoint="http://127.0.0.1:9/v1/drain")
+
+
+def build(spool_dir: str | None = None, endpoint: str = "http://127.0.0.1:9/v1/drain",
+          token: str = "t0ken-for-tests") -> _config.Config:
+    config = _config.build(token=token, project_id="tests", service="pytest",
+                           endpoint=endpoint, spool_dir=spool_dir)
+    assert config is not None
+    return config
+
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="making another user's files needs root")
 
 
@@ -171,7 +181,7 @@ def test_a_spool_dir_others_control_is_refused(tmp_path: Path, how: str) -> None
         spool.chmod(0o777 if how.startswith("0777") else 0o770)
     with pytest.raises(ConfigError, match=r"spool_dir: '.*/spool' is (owned by uid 65534|"
                        r"writable by (others|its group))[ ,]"):
-        _config.build(**CONFIG, spool_dir=str(spool))
+        build(str(spool))
 
 
 @needs_root
@@ -182,12 +192,12 @@ def test_a_shared_sticky_spool_dir_is_accepted_but_not_a_planted_subdirectory(
     spool = tmp_path / "shared"
     spool.mkdir()
     spool.chmod(0o1777)
-    config = _config.build(**CONFIG, spool_dir=str(spool))
+    config = build(str(spool))
     planted = config.listener_settings()["spool_path"]
     os.mkdir(planted, 0o700)
     os.chown(planted, NOBODY, NOBODY)
     with pytest.raises(ConfigError, match=r"holds '[0-9a-f]+', which is owned by uid 65534"):
-        _config.build(**CONFIG, spool_dir=str(spool))
+        build(str(spool))
     with pytest.raises(PermissionError):  # and the listener's spool checks again
         Spool(planted, 1 << 20)
 
@@ -220,7 +230,6 @@ def test_an_attach_address_another_user_controls_is_not_joined(
     """ASTRALOG_ATTACH naming a socket and counters another user owns (or may swap) is not
     followed: the app says so, starts its own listener, and every record reaches the drain,
     none the planted socket."""
-    settings = {**CONFIG, "endpoint": drain.endpoint, "token": drain.token}
     workdir = tmp_path / "attach"
     workdir.mkdir(mode=0o700)
     trap = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -234,7 +243,7 @@ def test_an_attach_address_another_user_controls_is_not_joined(
         if how == "chmod":
             workdir.chmod(0o777)
         address = _address.Address(str(workdir / "attach"), stats.path, 1)
-        key = _address.key_of(_config.build(**settings))
+        key = _address.key_of(build(endpoint=drain.endpoint, token=drain.token))
         env = drain_env(drain.endpoint, drain.token, ASTRALOG_PROJECT_ID="tests",
                         ASTRALOG_SERVICE="pytest")
         env[_address.ENV] = '{"%s": ["%s", "%s", 1]}' % (key, *address[:2])
