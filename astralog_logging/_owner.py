@@ -32,7 +32,7 @@ from typing import Any, Dict, Optional, Tuple
 
 import orjson
 
-from . import _address, _signals
+from . import _address, _leftovers, _signals
 from ._channel import Channel
 from ._config import Config
 from ._report import Reporter, agree, records
@@ -147,12 +147,14 @@ class OwnerLink(Link):
         os.set_blocking(write_fd, False)
         with contextlib.suppress(OSError):  # capped by pipe-max-size; 64 KiB still works
             fcntl.fcntl(write_fd, _F_SETPIPE_SZ, _PIPE_SIZE)
-        self.workdir = tempfile.mkdtemp(prefix="astralog-")  # 0700: this user only
+        _leftovers.sweep()  # what trees killed whole left behind
+        self.workdir = tempfile.mkdtemp(prefix=_leftovers.PREFIX)  # 0700: this user only
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(os.path.join(self.workdir, "attach"))
         with contextlib.suppress(OSError):
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _SOCKET_BUFFER)
-        super().__init__(config, reporter, write_fd, SharedStats.create(), os.getpid())
+        stats = SharedStats.create(os.path.basename(self.workdir))  # named as a pair
+        super().__init__(config, reporter, write_fd, stats, os.getpid())
         self.wanted = False
         self.address = _address.Address(self.sock.getsockname(), self.stats.path,
                                         self.owner_pid)

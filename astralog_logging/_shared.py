@@ -71,12 +71,24 @@ class SharedStats:
         self._w = memoryview(self._map).cast("Q")
 
     @classmethod
-    def create(cls) -> SharedStats:
-        fd, path = tempfile.mkstemp(prefix="astralog-", suffix=".stats", dir=_default_dir())
-        os.ftruncate(fd, _SIZE)  # mkstemp already made it 0600
+    def create(cls, name: str = "") -> SharedStats:
+        """A new counters file ``<name>.stats``, 0600, under a shared ``flock`` that lasts
+        as long as any process of the tree holds it open: the listener and forked children
+        inherit it, so a free lock proves the whole tree gone (see ``unused``). It appears
+        under its name only once locked."""
+        directory = _default_dir()
+        fd, temporary = tempfile.mkstemp(prefix=".astralog-", dir=directory)  # 0600
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        os.ftruncate(fd, _SIZE)
+        path = os.path.join(directory, f"{name or 'astralog-' + os.urandom(6).hex()}.stats")
+        os.rename(temporary, path)
         stats = cls(fd, path)
         stats._w[0] = _MAGIC
         return stats
+
+    @staticmethod
+    def path_for(name: str) -> str:
+        return os.path.join(_default_dir(), f"{name}.stats")
 
     @classmethod
     def open(cls, path: str) -> SharedStats:
@@ -211,6 +223,21 @@ class SharedStats:
                     sums[k] += int(self._w[base + 2 + k])
         out.update(zip(PRODUCER_FIELDS, sums))
         return out
+
+
+def unused(path: str) -> bool:
+    """Whether no process holds the counters file at ``path`` open any more."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return True
 
 
 def _alive(pid: int) -> bool:

@@ -52,6 +52,12 @@ def _read(path: str) -> bytes:
         return b""
 
 
+def alive(pid: int) -> bool:
+    """Whether ``pid`` is running (a zombie nobody reaped is not)."""
+    stat = _read(f"/proc/{pid}/stat")
+    return bool(stat) and stat.rsplit(b")", 1)[1].split()[0] != b"Z"
+
+
 def descendants(root: int) -> List[int]:
     """Every live process below ``root`` in the process tree."""
     children: Dict[int, List[int]] = {}

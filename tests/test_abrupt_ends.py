@@ -3,9 +3,15 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+from typing import Dict, Tuple
+
 from astralog_logging.testing import LocalDrain
 
-from ._procs import ROOT, drain_env, run_script
+from ._procs import ROOT, alive, drain_env, run_script, wait_until
 
 APP = """
 import logging, os, sys, time
@@ -39,3 +45,40 @@ print(handler.flush(30), flush=True)
     records = drain.wait_for_records(500)
     got = sorted((r["meta"]["c"], r["meta"]["i"]) for r in records)
     assert got == [(c, i) for c in range(5) for i in range(100)]
+
+
+TREE = APP + """
+print(handler._link.workdir, handler._link.stats.path, handler._link.stats.listener_pid,
+      flush=True)
+sys.stdin.read()  # lives until the test closes its stdin
+"""
+
+
+def _start_tree(env: Dict[str, str]) -> Tuple[subprocess.Popen[str], str, str, int]:
+    proc = subprocess.Popen([sys.executable, "-c", TREE], env=env, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    workdir, stats, listener = proc.stdout.readline().split()
+    return proc, workdir, stats, int(listener)
+
+
+def test_a_later_start_removes_what_a_tree_killed_whole_left(drain: LocalDrain) -> None:
+    """App and listener SIGKILLed together leave their attach directory and counters file;
+    the next start removes them, and leaves those of a tree still alive."""
+    env = drain_env(drain.endpoint, drain.token)
+    dead, dead_dir, dead_stats, dead_listener = _start_tree(env)
+    live, live_dir, live_stats, _ = _start_tree(
+        drain_env(drain.endpoint, drain.token, ASTRALOG_SERVICE="other"))
+    try:
+        os.kill(dead_listener, signal.SIGKILL)
+        dead.kill()
+        dead.communicate(timeout=30)
+        wait_until(lambda: not alive(dead_listener), 30, "the killed listener to be gone")
+        assert os.path.isdir(dead_dir) and os.path.isfile(dead_stats)  # left behind
+        run_script(APP + "log.info('a later start')\n", env)
+        assert not os.path.exists(dead_dir) and not os.path.exists(dead_stats)
+        assert os.path.isdir(live_dir) and os.path.isfile(live_stats)
+    finally:
+        live.communicate("", timeout=30)
+        dead.kill()
+    assert not os.path.exists(live_dir) and not os.path.exists(live_stats)  # its own exit

@@ -19,7 +19,7 @@ from astralog_logging._shared import SharedStats
 from astralog_logging._spool import Spool
 from astralog_logging.testing import LocalDrain
 
-from ._procs import ROOT, drain_env, run_script, wait_until
+from ._procs import ROOT, alive, drain_env, run_script, wait_until
 
 APP = """
 import logging, os, sys, time
@@ -75,14 +75,6 @@ def test_no_garbage_datagram_parses_and_none_stalls_the_reader() -> None:
     assert _wire.parse_datagram(good) == (_wire.RECORDS, 1, 0, b"{}")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except OSError:
-        return False
-
-
 def test_garbage_on_the_attach_socket_costs_nothing(drain: LocalDrain) -> None:
     """The 4-byte datagram and 2,000 other bad ones, sent between records: every record
     arrives, the bad ones are counted as malformed, the listener obeys its owner's death."""
@@ -114,10 +106,10 @@ os.kill(os.getpid(), signal.SIGKILL)  # the owner is gone; its listener must not
         assert out.split()[:1] == ["True"], err
         assert out.split()[1:] == ["2000"], err
         assert sorted(r["meta"]["i"] for r in drain.records()) == list(range(100))
-        wait_until(lambda: not _alive(listener), 30, "the listener to exit after its owner")
+        wait_until(lambda: not alive(listener), 30, "the listener to exit after its owner")
     finally:
         proc.kill()
-        if _alive(listener):
+        if alive(listener):
             os.kill(listener, signal.SIGKILL)
 
 
