@@ -264,7 +264,8 @@ class Channel:
     def _publish(self) -> None:
         if self._slot is None:
             self._slot = self.stats.claim_slot(self._producer)
-        self.stats.publish(self._slot, (self.enqueued, self.dropped, self.filtered))
+        held = self._queued if self.write_through else 0  # lost if os._exit comes now
+        self.stats.publish(self._slot, (self.enqueued, self.dropped, self.filtered), held)
 
     # -- flushing ------------------------------------------------------------------------
 

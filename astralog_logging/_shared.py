@@ -47,7 +47,9 @@ PRODUCER_FIELDS = ("enqueued", "dropped", "filtered")
 _HEADER_WORDS = 32
 _L0 = 4  # first listener counter
 _R0 = _L0 + len(LISTENER_FIELDS)  # retired producer figures
-_SLOT_WORDS = 8  # producer id, pid, 3 producer figures, flush ack, spare
+_R_HELD = _R0 + len(PRODUCER_FIELDS)  # records dead processes held outside the pipe: lost
+_SLOT_WORDS = 8  # producer id, pid, 3 producer figures, flush ack, held, spare
+_HELD = 6
 _SLOTS = 2048
 SEQ_ENTRIES = 4096  # producers the listener remembers: (producer id, next sequence)
 _SEQ0 = _HEADER_WORDS + _SLOTS * _SLOT_WORDS
@@ -188,16 +190,21 @@ class SharedStats:
                 for k in range(len(PRODUCER_FIELDS)):
                     self._w[_R0 + k] += self._w[base + 2 + k]
                     self._w[base + 2 + k] = 0
+                self._w[_R_HELD] += self._w[base + _HELD]
+                self._w[base + _HELD] = 0
                 self._w[base + 5] = 0
                 self._w[base + 1] = pid
                 self._w[base] = producer
                 return slot
         return -1
 
-    def publish(self, slot: int, figures: tuple[int, int, int]) -> None:
+    def publish(self, slot: int, figures: tuple[int, int, int], held: int = 0) -> None:
+        """``held``: records this process keeps outside the pipe with no exit hook to hand
+        them over; should it end now (``os._exit``), ``totals`` counts them as lost."""
         if slot >= 0:
-            base = self._slot(slot) + 2
-            self._w[base], self._w[base + 1], self._w[base + 2] = figures
+            base = self._slot(slot)
+            self._w[base + 2], self._w[base + 3], self._w[base + 4] = figures
+            self._w[base + _HELD] = held
 
     def flush_acked(self, slot: int) -> int:
         return int(self._w[self._slot(slot) + 5]) if slot >= 0 else 0
@@ -216,11 +223,14 @@ class SharedStats:
         """Listener counters plus every producer's figures, live and retired."""
         out = {name: int(self._w[_L0 + i]) for i, name in enumerate(LISTENER_FIELDS)}
         sums = [int(self._w[_R0 + k]) for k in range(len(PRODUCER_FIELDS))]
+        out["lost"] += int(self._w[_R_HELD])
         for slot in range(_SLOTS):
             base = self._slot(slot)
             if self._w[base]:
                 for k in range(len(PRODUCER_FIELDS)):
                     sums[k] += int(self._w[base + 2 + k])
+                if self._w[base + _HELD] and not _alive(int(self._w[base + 1])):
+                    out["lost"] += int(self._w[base + _HELD])
         out.update(zip(PRODUCER_FIELDS, sums))
         return out
 

@@ -82,3 +82,28 @@ def test_a_later_start_removes_what_a_tree_killed_whole_left(drain: LocalDrain) 
         live.communicate("", timeout=30)
         dead.kill()
     assert not os.path.exists(live_dir) and not os.path.exists(live_stats)  # its own exit
+
+
+def test_what_a_full_pipe_kept_from_an_os_exit_child_is_counted(drain: LocalDrain) -> None:
+    """With the listener stopped and the pipe full, a bare fork child logs 6,000 records and
+    ends in os._exit: what never reached the pipe is counted as lost, exactly, and flush
+    says False."""
+    out = run_script(APP + """
+import signal
+listener = handler._link.stats.listener_pid
+os.kill(listener, signal.SIGSTOP)
+pid = os.fork()
+if pid == 0:
+    for i in range(6000):
+        log.info("child %d", i, extra={"meta": {"i": i, "pad": "x" * 200}})
+    os._exit(0)
+assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+os.kill(listener, signal.SIGCONT)
+clean = handler.flush(30)
+print(clean, handler.stats()["lost"], flush=True)
+""", drain_env(drain.endpoint, drain.token))
+    clean, lost = out.stdout.split()
+    assert clean == "False", out.stderr
+    arrived = len(drain.records())
+    assert 0 < int(lost) < 6000, out.stdout  # the pipe did fill, and took part of them
+    assert arrived + int(lost) == 6000
