@@ -13,12 +13,14 @@ from .systems import PEERS
 
 EMIT_SYSTEMS = ["null", "ours", "recipe", *PEERS]
 SHUTDOWN_SYSTEMS = ["ours", "recipe", *PEERS]
+LIFECYCLE_SYSTEMS = ["stream", "ours", "recipe", "logtail", "otel"]
 
 
 @dataclasses.dataclass(frozen=True)
 class Plan:
     emit_count: int = 20_000
-    emit_runs: int = 5
+    emit_runs: int = 2  # per round; rounds interleave the systems (see _report.merge_rounds)
+    emit_rounds: int = 5
     exc_count: int = 3_000
     exc_runs: int = 3
     warmup: int = 1_000
@@ -35,13 +37,18 @@ class Plan:
     stall_rate: float = 2_000.0
     drain_check: bool = True  # one e2e run into the real drain, to show its own cost
     peers_beyond_emit: bool = True  # end to end and shutdown for the peers too
+    lifecycle_reps: int = 7
 
     def jobs(self, systems: List[str]) -> List[Tuple[str, str, Dict[str, Any]]]:
         """(scenario, system, options) in the order they run."""
         jobs: List[Tuple[str, str, Dict[str, Any]]] = []
         emit = {"count": self.emit_count, "runs": self.emit_runs, "exc_count": self.exc_count,
                 "exc_runs": self.exc_runs, "warmup": self.warmup, "receiver": "drain"}
-        jobs += [("emit", s, emit) for s in EMIT_SYSTEMS if s in systems]
+        for r in range(self.emit_rounds):
+            jobs += [("emit", s, {**emit, "round": r}) for s in EMIT_SYSTEMS if s in systems]
+        if self.lifecycle_reps:
+            jobs.append(("lifecycle", "all", {"reps": self.lifecycle_reps, "systems": [
+                s for s in LIFECYCLE_SYSTEMS if s in systems]}))
         for name in ("ours", "recipe"):
             if name in systems:
                 for gzip in (True, False):
@@ -73,7 +80,7 @@ class Plan:
 
 
 FULL = Plan()
-QUICK = Plan(emit_count=2_000, emit_runs=2, exc_count=300, exc_runs=1, warmup=200,
+QUICK = Plan(emit_count=2_000, emit_runs=1, emit_rounds=2, lifecycle_reps=2, exc_count=300, exc_runs=1, warmup=200,
              e2e_total=4_000, e2e_peer_total=4_000, e2e_producers=(2,), e2e_peer_producers=(2,),
              shutdown_count=10_000, outage_seconds=3.0, outage_rate=1_000.0,
              burst_count=0, drain_check=False, peers_beyond_emit=False,

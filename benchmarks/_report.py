@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Tuple
 
 from ._plan import Plan
+from ._rounds import lifecycle_table, merge_rounds
 
 Row = Tuple[str, str, Dict[str, Any], Dict[str, Any]]
 MIB = 1024 * 1024
@@ -81,14 +82,14 @@ def _emit_table(rep: Report) -> Tuple[str, Dict[str, float]]:
     for _, system, _, res in rep.of("emit"):
         if "error" in res:
             rep.good(res, f"emit {system}")
-            rows.append([system, "**FAILED**"] + ["—"] * 7)
+            rows.append([system, "**FAILED**"] + ["—"] * 8)
             continue
         what = f"emit cost {res['label']}"
         cpu, exc = res["cpu_us_median"], res["exc_us_median"]
         target = {"recipe": "≤ 0.50", "null": ""}.get(system, "≤ 0.25")
         comparable = system not in ("ours", "null") and res["loss"].get("ok")
-        ratio = ours_cpu / cpu if ours_cpu and cpu and comparable else None
-        exc_ratio = ours_exc / exc if ours_exc and exc and comparable else None
+        ratio = res.get("ours_ratio") if ours_cpu and cpu and comparable else None
+        exc_ratio = res.get("ours_exc_ratio") if ours_exc and exc and comparable else None
         if ratio is not None:
             ratios[system] = ratio
         if exc_ratio is not None and system == "recipe":
@@ -96,6 +97,7 @@ def _emit_table(rep: Report) -> Tuple[str, Dict[str, float]]:
         rows.append([
             res["label"],
             rep.cell(res, _num(cpu), what),
+            _num(res.get("floor_ratio"), 2),
             f"{_num(ratio, 2)} ({target})" if ratio is not None else "",
             _num(res["p50_us"]), _num(res["p99_us"]),
             rep.cell(res, _num(exc), what),
@@ -105,8 +107,8 @@ def _emit_table(rep: Report) -> Tuple[str, Dict[str, float]]:
             "n/a (no delivery)" if res["loss"].get("n/a") else
             ("0 lost" if res["loss"]["ok"] else f"**LOST {res['loss']['lost']}**"),
         ])
-    head = ["system", "CPU µs/call (median)", "ours ÷ this (target)", "p50 µs", "p99 µs",
-            "`logger.exception` CPU µs/call", "ours ÷ this", "listener CPU µs/record",
+    head = ["system", "CPU µs/call (median)", "÷ NullHandler floor", "ours ÷ this (target)",
+            "p50 µs", "p99 µs", "`logger.exception` CPU µs/call", "ours ÷ this", "listener CPU µs/record",
             "zero loss"]
     return _table(head, rows), ratios
 
@@ -316,7 +318,7 @@ def _steady_listener(rep: Report) -> Optional[float]:
 
 
 def render(header: str, plan: Plan, results: List[Row], *, quick: bool) -> Tuple[str, bool]:
-    rep = Report(results)
+    rep = Report(merge_rounds(results))
     emit, ratios = _emit_table(rep)
     e2e, figures = _e2e_table(rep, plan)
     shutdown, close_s = _shutdown_table(rep)
@@ -335,12 +337,16 @@ def render(header: str, plan: Plan, results: List[Row], *, quick: bool) -> Tuple
                      + "\n".join(f"- {f}" for f in dict.fromkeys(rep.failures)))
     parts += [
         f"### Emit cost: process CPU per call, all threads, loop + flush until the receiver "
-        f"has every record (median of {plan.emit_runs} runs x {plan.emit_count:,}; "
-        f"exception: {plan.exc_runs} x {plan.exc_count:,})", emit,
+        f"has every record (median of {plan.emit_rounds} interleaved rounds x "
+        f"{plan.emit_runs} runs x {plan.emit_count:,}; exception: {plan.exc_runs} x "
+        f"{plan.exc_count:,} per round; ratios: median of the within-round ratios)", emit,
         f"### End to end: records/s from N producer processes until the receiver has all "
         f"{plan.e2e_total:,}", e2e,
         "### Shutdown", shutdown,
     ]
+    life = lifecycle_table(rep.result("lifecycle", "all"))
+    if life:
+        parts += ["### Lifecycle: a short-lived process, import to exit", life]
     if outage:
         parts += ["### Memory through a drain outage (astralog-logging)", outage]
     stall = _stall_tables(rep)

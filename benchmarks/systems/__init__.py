@@ -83,6 +83,7 @@ class StdlibSystem(System):
 # name -> (module, class); imported lazily so a missing peer only fails its own rows
 REGISTRY: Dict[str, Tuple[str, str]] = {
     "null": ("benchmarks.systems.floor", "NullFloor"),
+    "stream": ("benchmarks.systems.floor", "StreamFloor"),
     "ours": ("benchmarks.systems.ours", "Ours"),
     "recipe": ("benchmarks.systems.recipe", "StdlibRecipe"),
     "logtail": ("benchmarks.systems.peer_logtail", "Logtail"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 from . import StdlibSystem
 
@@ -13,3 +14,11 @@ class NullFloor(StdlibSystem):
 
     def setup(self, url: str, *, gzip: bool, burst: int) -> None:
         self.attach(logging.NullHandler())
+
+
+class StreamFloor(StdlibSystem):
+    label = "stdlib StreamHandler"
+    notes = "logging.StreamHandler(sys.stderr): no delivery, the lifecycle scenario's floor"
+
+    def setup(self, url: str, *, gzip: bool, burst: int) -> None:
+        self.attach(logging.StreamHandler(sys.stderr))
