@@ -80,7 +80,8 @@ class Plan:
 
 
 FULL = Plan()
-QUICK = Plan(emit_count=2_000, emit_runs=1, emit_rounds=2, lifecycle_reps=2, exc_count=300, exc_runs=1, warmup=200,
+QUICK = Plan(emit_count=2_000, emit_runs=1, emit_rounds=2, lifecycle_reps=2, exc_count=300,
+             exc_runs=1, warmup=200,
              e2e_total=4_000, e2e_peer_total=4_000, e2e_producers=(2,), e2e_peer_producers=(2,),
              shutdown_count=10_000, outage_seconds=3.0, outage_rate=1_000.0,
              burst_count=0, drain_check=False, peers_beyond_emit=False,

@@ -31,7 +31,7 @@ def merge_rounds(results: List[Row]) -> List[Row]:
     by_system: Dict[str, Dict[int, Dict[str, Any]]] = {}
     first: Dict[str, Tuple[Dict[str, Any], int]] = {}
     out: List[Row] = []
-    for i, (scenario, system, opts, res) in enumerate(results):
+    for scenario, system, opts, res in results:
         if scenario != "emit":
             out.append((scenario, system, opts, res))
             continue
