@@ -17,7 +17,6 @@ so an environment pointing at paths another user made cannot capture its records
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from typing import Dict, NamedTuple, Optional
@@ -37,6 +36,8 @@ class Address(NamedTuple):
 
 
 def key_of(config: Config) -> str:
+    import hashlib  # at construction only
+
     raw = "\0".join(str(part) for part in config.key)
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 

@@ -41,7 +41,6 @@ import orjson
 
 from ._context import _EMPTY as _NO_CONTEXT
 from ._context import _fields
-from ._exc import exception_from_info, exception_from_text
 from ._record import (
     HOST,
     INIT_COUNT,
@@ -61,7 +60,6 @@ from ._record import (
 )
 from ._redact import DEFAULT_REDACT_KEYS
 from ._sanitize import Scrubber
-from ._truncate import MIN_ENTRY_BYTES, fit
 from ._values import add_note, describe, faithful, safe_str
 
 __all__ = ["RESERVED_ATTRS", "EntryEncoder"]
@@ -92,6 +90,8 @@ class EntryEncoder:
         max_entry_bytes: int = 65536,
     ) -> None:
         """Raises ValueError for a ``max_entry_bytes`` no entry could honour."""
+        from ._truncate import MIN_ENTRY_BYTES
+
         if not MIN_ENTRY_BYTES <= max_entry_bytes <= _MAX_ENTRY_BYTES:
             raise ValueError(
                 f"max_entry_bytes={max_entry_bytes!r}: must be between {MIN_ENTRY_BYTES} and "
@@ -213,10 +213,12 @@ class EntryEncoder:
         except TypeError:  # orjson.JSONEncodeError is a TypeError: the strict pass
             entry = self._strict(entry)
             data = _dumps(entry)
-        return data if len(data) <= self._limit else fit(entry, self._limit, _dumps)
+        return data if len(data) <= self._limit else _fit(entry, self._limit)
 
     def _add_exception(self, entry: dict[str, Any], record: logging.LogRecord,
                        notes: list[str]) -> None:  # fmt: skip
+        from ._exc import exception_from_info, exception_from_text  # loaded on first use
+
         clean = self._clean_trace
         try:
             if record.exc_info:
@@ -285,6 +287,13 @@ def _second_of(created: float) -> tuple[float, float, str]:
     return float(second), float(second + 1), text
 
 
+def _fit(entry: dict[str, Any], limit: int) -> bytes:
+    """An oversized entry cut down to ``limit``: rare, so its module loads on first use."""
+    from ._truncate import fit
+
+    return fit(entry, limit, _dumps)
+
+
 def _emergency(record: Any, error: Exception, limit: int, scrubber: Scrubber) -> bytes:
     """An entry for a record that broke the encoder itself; built from safe parts only."""
     note = f"astralog_logging could not encode this record ({describe(error)})"
@@ -305,7 +314,7 @@ def _emergency(record: Any, error: Exception, limit: int, scrubber: Scrubber) ->
         }
         safe = scrubber.strict_entry(entry, [])
         data = _dumps(safe)
-        return data if len(data) <= limit else fit(safe, limit, _dumps)
+        return data if len(data) <= limit else _fit(safe, limit)
     except Exception:  # even the safe parts failed: a fixed, valid entry
         return orjson.dumps({
             "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime()),
