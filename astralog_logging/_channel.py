@@ -38,7 +38,7 @@ from ._report import Reporter, call_if_alive, records
 from ._shared import SharedStats
 
 LINGER = 0.02  # seconds a record may wait for company before its frame is written anyway
-WATCH_EVERY = 1.0  # seconds between looks at the listener when this process is idle
+WATCH_EVERY = 2.0  # seconds between looks at the listener when idle (idle wakeups cost)
 
 
 def _new_producer_id() -> int:

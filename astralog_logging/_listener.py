@@ -35,10 +35,9 @@ import orjson
 
 from . import _wire
 from ._batching import Batcher
-from ._config import resolve
 from ._delivery import Delivery
 from ._gaps import Gaps
-from ._outbox import END, Outbox
+from ._outbox import END, STOPPED, Outbox
 from ._report import Reporter, agree, keep_secret, records
 from ._sender import Sender
 from ._shared import SharedStats
@@ -47,7 +46,8 @@ from ._transport import Transport
 from .exceptions import ConfigError
 
 _READ_SIZE = 1 << 20
-_POLL = 0.25  # how often the reader checks that its owner is still alive
+_POLL = 0.25  # how often the reader ticks the outbox and checks its owner while busy
+_IDLE_POLL = 2.0  # the same with nothing in memory: an idle listener wakes only this often
 _GATHER = 0.005  # seconds the reader lets frames accumulate after each read
 
 
@@ -64,13 +64,15 @@ class Listener:
         self.parts: Dict[int, List[bytes]] = {}
         self.gaps = Gaps(stats)
         self.stopping = threading.Event()
+        self.stop_read = False  # the owner's STOP frame has been read
+        self.awaited = False  # a FLUSH was read: someone waits, so no gathering pause
         self.at_stop: Dict[str, int] = {}
         keep_secret(settings["token"])
         factory = settings.get("session_factory")  # resolved inside: Transport catches failures
         transport = Transport(
             settings["endpoint"], settings["token"], timeout=settings["timeout"],
             verify=settings["verify"],
-            session_factory=(lambda: resolve("session_factory", factory)()) if factory else None,
+            session_factory=(lambda: _resolve("session_factory", factory)()) if factory else None,
         )
         self.delivery = Delivery(
             transport, project_id=settings["project_id"], service=settings["service"],
@@ -120,8 +122,10 @@ class Listener:
         poller.register(self.sock.fileno(), select.POLLIN)
         quiet_until = float("inf")
         next_owner_check = 0.0
+        stop_marked = False
         while time.monotonic() < quiet_until:
-            ready = poller.poll(50 if self.stopping.is_set() else _POLL * 1000)
+            ready = poller.poll(50 if self.stopping.is_set() else
+                                (_IDLE_POLL if self.outbox.idle() else _POLL) * 1000)
             now = time.monotonic()
             if self.stopping.is_set() and quiet_until == float("inf"):
                 quiet_until = now + 0.2  # stragglers written just before
@@ -131,6 +135,7 @@ class Listener:
                 if self.owner_pid is not None and os.getppid() != self.owner_pid:
                     self.owner_gone = True
                     self.begin_stop("its owner process is gone")
+            self.awaited = False
             for fd, _ in ready:
                 if fd != self.read_fd:
                     self._take_datagrams()
@@ -142,7 +147,15 @@ class Listener:
                     pipe.malformed = 0
                 else:  # every writer has closed the pipe: nothing more can come from it
                     poller.unregister(self.read_fd)
-            if ready and not self.stopping.is_set():
+            if self.stop_read and not stop_marked:
+                # What was written before the STOP was read is ours to deliver before the
+                # owner hears "stopped": the pipe had it ahead of the STOP; the socket is
+                # emptied now. Stragglers after this still go out in the quiet time below.
+                stop_marked = True
+                for _ in range(64):
+                    self._take_datagrams()
+                self.outbox.mark(STOPPED)
+            if ready and not self.stopping.is_set() and not self.awaited:
                 # Let frames gather: one wake-up then reads many, which costs the listener
                 # less per record and wakes it (and writers' kernels) less often. The pipe
                 # holds far more than this pause can fill.
@@ -188,11 +201,13 @@ class Listener:
                     entries.append(entry)
                 count = int(index == total - 1)
             elif kind == _wire.FLUSH:
+                self.awaited = True
                 self._add(entries)
                 entries = []
                 self.outbox.mark(("flush", *_wire.parse_flush(body)))
             elif kind == _wire.STOP:
                 self.begin_stop("", _wire.parse_stop(body))
+                self.stop_read = True
             missing += self.gaps.see(producer, seq, count)
         self._add(entries)
         if missing:
@@ -248,16 +263,24 @@ class Listener:
             self.reporter.say(f"{records(spooled)} could not be delivered before the listener "
                               f"stopped; {agree(spooled, 'it waits', 'they wait')} in the "
                               "spool for the next start")
+        self.at_stop = {field: self.stats.get(field)  # said once: later, only what is new
+                        for field in ("failed", "spooled", "unspooled")}
 
 
 def _optional(path: Optional[str], setting: str, reporter: Reporter) -> Any:
     """A callback checked at construction that cannot be imported here is said once and
     left out: delivery goes on without it."""
     try:
-        return resolve(setting, path) if path else None
+        return _resolve(setting, path) if path else None
     except ConfigError as exc:
         reporter.say(f"{exc}; it will not be called")
         return None
+
+
+def _resolve(setting: str, path: str) -> Any:
+    from ._config import resolve  # the app side's validation: only for a dotted path
+
+    return resolve(setting, path)
 
 
 def run_inline(settings: Dict[str, Any], read_fd: int, sock: socket.socket,

@@ -33,9 +33,10 @@ class Batch:
     segment: Optional[Segment] = None
 
 
-Marker = Tuple[str, int, int]  # ("flush", slot, token) or ("end", 0, 0)
+Marker = Tuple[str, int, int]  # ("flush", slot, token), ("stopped", 0, 0) or ("end", 0, 0)
 Item = Union[Batch, Marker]
 END: Marker = ("end", 0, 0)
+STOPPED: Marker = ("stopped", 0, 0)  # everything read before the owner's STOP is behind us
 
 
 class Outbox:
@@ -82,6 +83,11 @@ class Outbox:
             if closed:
                 self._push(closed)
                 self.cv.notify()
+
+    def idle(self) -> bool:
+        """Nothing open and nothing waiting: no batch can come due (the reader's tick may
+        sleep long). A delivery under way is the sender's; it needs no tick."""
+        return not self._items and not len(self.batcher)
 
     def mark(self, marker: Marker) -> None:
         """Close the open batch, then queue ``marker`` behind everything before it."""

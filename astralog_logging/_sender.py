@@ -8,11 +8,12 @@ oldest first, with their original batch ids.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any, Callable, Optional
 
 from ._delivery import Delivery, Tally
-from ._outbox import END, Batch, Outbox
+from ._outbox import END, STOPPED, Batch, Outbox
 from ._report import Reporter
 from ._shared import SharedStats
 from ._spool import Spool
@@ -34,6 +35,7 @@ class Sender:
         self.on_success = on_success
         self.total = Tally()
         self._next_resend = 0.0
+        self.on_stopped: Callable[[], None] = lambda: None  # said before the stop is acked
 
     def run(self) -> Tally:
         self._resend()
@@ -43,7 +45,13 @@ class Sender:
                 if self.spool is not None:
                     with self.outbox.cv:
                         self.spool.close()
+                self.stats.stopped_pid = os.getpid()
                 return self.total
+            if item is STOPPED:
+                if self.spool is None:  # with one, its files are tidied at END first
+                    self.on_stopped()
+                    self.stats.stopped_pid = os.getpid()
+                continue
             if not isinstance(item, Batch):
                 self.stats.ack_flush(item[1], item[2])
                 continue

@@ -7,7 +7,8 @@ the flush acknowledgements, a producer writes its own slot), so plain aligned 64
 suffice; readers may see a figure a moment old, never a torn one.
 
 Layout, in 64-bit words: a header (magic, listener pid, the listener's counters, figures
-retired from dead producers), fixed-size slots, one per producer process, then the
+retired from dead producers, the pid of a listener that has delivered everything before its
+STOP), fixed-size slots, one per producer process, then the
 listener's sequence table (see ``_gaps``), then the last error as text.
 """
 
@@ -50,6 +51,7 @@ _R0 = _L0 + len(LISTENER_FIELDS)  # retired producer figures
 _R_HELD = _R0 + len(PRODUCER_FIELDS)  # records dead processes held outside the pipe: lost
 _SLOT_WORDS = 8  # producer id, pid, 3 producer figures, flush ack, held, spare
 _HELD = 6
+_STOPPED = _R_HELD + 1  # see stopped_pid
 _SLOTS = 2048
 SEQ_ENTRIES = 4096  # producers the listener remembers: (producer id, next sequence)
 _SEQ0 = _HEADER_WORDS + _SLOTS * _SLOT_WORDS
@@ -125,6 +127,17 @@ class SharedStats:
     @listener_pid.setter
     def listener_pid(self, pid: int) -> None:
         self._w[2] = pid
+
+    @property
+    def stopped_pid(self) -> int:
+        """The listener that wrote its pid here has delivered (or counted) everything read
+        before its STOP frame: its owner's close() may return on this word rather than wait
+        for an interpreter to exit."""
+        return int(self._w[_STOPPED])
+
+    @stopped_pid.setter
+    def stopped_pid(self, pid: int) -> None:
+        self._w[_STOPPED] = pid
 
     def add(self, field: str, n: int = 1) -> None:
         i = _L0 + LISTENER_FIELDS.index(field)

@@ -10,7 +10,6 @@ reported on stderr, rate-limited, and the application carries on.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import logging
 import logging.handlers
 import sys
@@ -18,7 +17,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
-from . import _bounds, _config, _owner, _uncaught
+from . import _bounds, _config, _owner
 from ._console import Console
 from ._entry import EntryEncoder
 from ._redact import DEFAULT_REDACT_KEYS, normalize_key
@@ -82,6 +81,8 @@ class AstralogHandler(logging.handlers.QueueHandler):
         for name in _KNOWN_THREAD_QUEUE_KEYS:
             unknown.pop(name, None)  # dictConfig's QueueHandler keys (3.12+): not ours
         if unknown:
+            import difflib  # only for this mistake: it costs every import otherwise
+
             name = sorted(unknown)[0]
             hint = difflib.get_close_matches(name, _SETTINGS, n=1)
             raise ConfigError(
@@ -129,6 +130,8 @@ class AstralogHandler(logging.handlers.QueueHandler):
         self._put = self._link.channel.put  # bound once: emit runs on every log call
         self._filtered = self._link.channel.count_filtered
         if self._captures_uncaught:
+            from . import _uncaught
+
             _uncaught.install(self)
 
     def __reduce__(self) -> Any:
@@ -217,13 +220,13 @@ class AstralogHandler(logging.handlers.QueueHandler):
         if ticket is None:
             return False
         slot, token = ticket
-        pause = 0.001
+        pause = 0.0005
         while link.stats.flush_acked(slot) < token:
             if time.monotonic() >= deadline:
                 return False
             link.watch()  # a dead listener is restarted by its owner; the queue kept our frames
             time.sleep(pause)
-            pause = min(pause * 2, _FLUSH_POLL_MAX)
+            pause = min(pause * 1.5, _FLUSH_POLL_MAX)
         figures = link.stats.totals()
         losses = sum(figures[k] for k in ("failed", "dropped", "listener_dropped", "lost"))
         clean = losses == self._loss_mark
@@ -243,6 +246,8 @@ class AstralogHandler(logging.handlers.QueueHandler):
             self._closed = True
         link, config = self._link, self._config
         if self._captures_uncaught:
+            from . import _uncaught
+
             _uncaught.uninstall(self)
         if link is not None and config is not None:
             deadline = time.monotonic() + config.shutdown_timeout
