@@ -49,6 +49,8 @@ _READ_SIZE = 1 << 20
 _POLL = 0.25  # how often the reader ticks the outbox and checks its owner while busy
 _IDLE_POLL = 2.0  # the same with nothing in memory: an idle listener wakes only this often
 _GATHER = 0.005  # seconds the reader lets frames accumulate after each read
+_QUIET = 0.2  # seconds of reading after a stop, for what other processes wrote just before
+_QUIET_ALONE = 0.01  # the same when no other process that logged here still runs
 
 
 class Listener:
@@ -66,6 +68,7 @@ class Listener:
         self.stopping = threading.Event()
         self.stop_read = False  # the owner's STOP frame has been read
         self.awaited = False  # a FLUSH was read: someone waits, so no gathering pause
+        self.quiet = _QUIET  # how long reading goes on after a stop, for stragglers
         self.at_stop: Dict[str, int] = {}
         keep_secret(settings["token"])
         factory = settings.get("session_factory")  # resolved inside: Transport catches failures
@@ -124,11 +127,12 @@ class Listener:
         next_owner_check = 0.0
         stop_marked = False
         while time.monotonic() < quiet_until:
-            ready = poller.poll(50 if self.stopping.is_set() else
+            ready = poller.poll(min(50, max(quiet_until - time.monotonic(), 0) * 1000)
+                                if self.stopping.is_set() else
                                 (_IDLE_POLL if self.outbox.idle() else _POLL) * 1000)
             now = time.monotonic()
             if self.stopping.is_set() and quiet_until == float("inf"):
-                quiet_until = now + 0.2  # stragglers written just before
+                quiet_until = now + self.quiet  # stragglers written just before
             if now >= next_owner_check:
                 next_owner_check = now + _POLL
                 self.outbox.tick()
@@ -208,6 +212,10 @@ class Listener:
             elif kind == _wire.STOP:
                 self.begin_stop("", _wire.parse_stop(body))
                 self.stop_read = True
+                if not self.stats.producers_alive(producer_pid(self.owner_pid)):
+                    # Nobody else has logged here and still runs: no stragglers to wait
+                    # for, and whoever reads our stderr (a shell's pipe) waits for us.
+                    self.quiet = _QUIET_ALONE
             missing += self.gaps.see(producer, seq, count)
         self._add(entries)
         if missing:
@@ -265,6 +273,11 @@ class Listener:
                               "spool for the next start")
         self.at_stop = {field: self.stats.get(field)  # said once: later, only what is new
                         for field in ("failed", "spooled", "unspooled")}
+
+
+def producer_pid(owner_pid: Optional[int]) -> int:
+    """The owner's pid; inline (no owner) it is this very process."""
+    return owner_pid if owner_pid is not None else os.getpid()
 
 
 def _optional(path: Optional[str], setting: str, reporter: Reporter) -> Any:
@@ -330,5 +343,14 @@ def main() -> int:
     return 0
 
 
+def run() -> None:
+    """``main``, then exit without tearing the interpreter down: everything is delivered
+    and closed by then, and whoever reads our stderr (a shell's pipe) waits for the exit."""
+    code = main()
+    with contextlib.suppress(Exception):
+        sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -52,7 +52,7 @@ _LISTENER_CODE = (
     "import sys; sys.path[:0] = {path!r}\n"
     "try: import astralog_logging._listener as m\n"
     "except ImportError: import site; site.main(); import astralog_logging._listener as m\n"
-    "sys.exit(m.main())"
+    "m.run()"
 )
 
 

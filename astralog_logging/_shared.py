@@ -211,6 +211,15 @@ class SharedStats:
                 return slot
         return -1
 
+    def producers_alive(self, *but: int) -> bool:
+        """Whether any process that has logged here, other than ``but``, still runs."""
+        for slot in range(_SLOTS):
+            base = self._slot(slot)
+            pid = int(self._w[base + 1])
+            if self._w[base] and pid not in but and _alive(pid):
+                return True
+        return False
+
     def publish(self, slot: int, figures: tuple[int, int, int], held: int = 0) -> None:
         """``held``: records this process keeps outside the pipe with no exit hook to hand
         them over; should it end now (``os._exit``), ``totals`` counts them as lost."""
