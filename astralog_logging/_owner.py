@@ -142,6 +142,8 @@ class Link:
 class OwnerLink(Link):
     """The owner's link: it made the queue and the socket and runs the listener."""
 
+    _exiting: Optional[subprocess.Popen[bytes]] = None  # stopped, finishing by itself
+
     def __init__(self, config: Config, reporter: Reporter) -> None:
         # Children of other start methods join through the address, never by pickling the
         # queue, so the fork context's queue does: its semaphores are unlinked at once and
@@ -248,6 +250,7 @@ class OwnerLink(Link):
         self.wanted = True
         if self.process is not None and self.process.poll() is None:
             return
+        self._let_previous_finish()
         settings = self.config.listener_settings()
         assert self.sock is not None
         fds = (self.read_fd, self.sock.fileno(), self.stats.fd)
@@ -302,12 +305,24 @@ class OwnerLink(Link):
         if self._wait_stopped(process, deadline + 1.0):
             # It has delivered everything and exits by itself within its quiet time; a
             # thread reaps it so that no zombie stays behind in a process that lives on.
+            self._exiting = process
             threading.Thread(target=process.wait, name="astralog-reap", daemon=True).start()
             return
         process.kill()
         process.wait()
         self._count_what_died("the listener did not finish within shutdown_timeout; "
                               "it was stopped")
+
+    def _let_previous_finish(self) -> None:
+        """A re-configuration right after a stop: the stopped listener still reads the pipe
+        for stragglers, and two readers must never share it (nor the sequence table)."""
+        process, self._exiting = self._exiting, None
+        if process is None:
+            return
+        try:
+            process.wait(5.0)  # its quiet time is a fraction of a second
+        except subprocess.TimeoutExpired:
+            process.kill()
 
     def _wait_stopped(self, process: subprocess.Popen[bytes], deadline: float) -> bool:
         """Until the listener says "everything delivered, stopping" or exits; False when
