@@ -85,6 +85,7 @@ class Channel:
         self._armed = False
         self._thread: Optional[threading.Thread] = None
         self.enqueued = self.dropped = self.filtered = 0
+        self._quiet_until = 0.0  # drops before this are counted, not reported again
 
     # -- hot path ------------------------------------------------------------------------
 
@@ -150,6 +151,18 @@ class Channel:
             self._inside = False
             self._lock.release()
 
+    def drop_if_full(self) -> bool:
+        """Count a record as dropped, before anyone encodes it, when the queue is full and
+        ``overflow="drop_newest"`` would drop it anyway (a stalled drain then costs the
+        caller a comparison, not an encoding). One unlocked read when there is room."""
+        if self._queued < self.max_queue_size or self.overflow == "drop_oldest":
+            return False
+        with self._lock:
+            if self._queued < self.max_queue_size:
+                return False
+            self._drop(1, "the queue is full (max_queue_size)")
+            return True
+
     # -- framing and writing (lock held) -------------------------------------------------
 
     def _make_room(self) -> bool:
@@ -210,6 +223,10 @@ class Channel:
         if count <= 0:
             return
         self.dropped += count
+        now = time.monotonic()
+        if now < self._quiet_until:  # the reporter would fold it: spare the formatting
+            return
+        self._quiet_until = now + 1.0
         self.reporter.limited("dropped", f"{records(self.dropped)} dropped so far in this "
                               f"process: {why}")
 

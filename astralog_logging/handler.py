@@ -128,6 +128,7 @@ class AstralogHandler(logging.handlers.QueueHandler):
         self._link = _owner.attach(self._config, self._reporter, _address)
         self.queue = self._link.queue
         self._put = self._link.channel.put  # bound once: emit runs on every log call
+        self._full = self._link.channel.drop_if_full
         self._filtered = self._link.channel.count_filtered
         if self._captures_uncaught:
             from . import _uncaught
@@ -176,6 +177,8 @@ class AstralogHandler(logging.handlers.QueueHandler):
         if put is None:
             return
         try:
+            if self._full():  # dropped anyway: decided before the encoding, counted
+                return
             data = self._encode(record, self.formatter)
             if data is None:
                 self._filtered()
