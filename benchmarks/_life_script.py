@@ -30,7 +30,7 @@ from .systems import load
 #: what each system makes an application import, beyond the baseline
 IMPORTS: Dict[str, List[str]] = {
     "stream": [],
-    "ours": ["astralog_logging"],
+    "ours": ["astralog_logging.handler"],  # what `from astralog_logging import AstralogHandler`
     "recipe": ["benchmarks.systems.recipe"],  # its listener's handler imports requests
     "logtail": ["logtail"],
     "otel": ["opentelemetry.sdk._logs", "opentelemetry.sdk._logs.export",
