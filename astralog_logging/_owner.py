@@ -258,7 +258,7 @@ class OwnerLink(Link):
                         owner_pid=self.owner_pid)
         if self.inline is not None:
             return  # already delivering from threads of this process
-        path = [_PACKAGE_PARENT, *(p for p in sys.path if p and p != _PACKAGE_PARENT)]
+        path = [_PACKAGE_PARENT, *(p or os.getcwd() for p in sys.path if p != _PACKAGE_PARENT)]
         try:
             process = subprocess.Popen(
                 [sys.executable or "python3", "-I", "-S", "-X", "frozen_modules=on", "-c",
