@@ -23,7 +23,7 @@ from typing import Dict, NamedTuple, Optional
 
 import orjson
 
-from ._config import Config
+from ._config import Config, sha256_hex
 from ._ownership import own_path
 
 ENV = "ASTRALOG_ATTACH"
@@ -36,10 +36,8 @@ class Address(NamedTuple):
 
 
 def key_of(config: Config) -> str:
-    import hashlib  # at construction only
-
     raw = "\0".join(str(part) for part in config.key)
-    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+    return sha256_hex(raw.encode())[:32]
 
 
 def advertise(config: Config, address: Address) -> None:
