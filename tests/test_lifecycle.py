@@ -112,3 +112,31 @@ def _children(pid: int) -> list[int]:
             if int(stat.rsplit(b")", 1)[1].split()[1]) == pid:
                 found.append(int(name))
     return found
+
+
+def test_reconfiguring_right_after_close_never_runs_two_listeners(drain: LocalDrain) -> None:
+    """A handler built right after close() (dictConfig again) starts its listener only once
+    the stopped one, still reading for stragglers, is gone: the pipe has one reader."""
+    out = run_script("""
+import logging, os, sys
+sys.path.insert(0, %r)
+import astralog_logging
+log = logging.getLogger("app")
+first = astralog_logging.AstralogHandler()
+log.addHandler(first)
+log.warning("before")
+old = first._link.stats.listener_pid
+first.close()
+log.removeHandler(first)
+second = astralog_logging.AstralogHandler()
+log.addHandler(second)
+try:
+    os.kill(old, 0)
+    print("old listener alive")
+except ProcessLookupError:
+    print("old listener gone")
+log.warning("after")
+print(second.flush(20), second._link.stats.listener_pid != old)
+""" % ROOT, drain_env(drain.endpoint, drain.token))
+    assert out.stdout.split("\n")[:2] == ["old listener gone", "True True"]
+    assert sorted(r["message"] for r in drain.wait_for_records(2)) == ["after", "before"]
