@@ -10,7 +10,7 @@ import sys
 import textwrap
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List
 
 import pytest
 import requests
@@ -105,7 +105,7 @@ def test_requests_and_shutdown_deliver_everything(
     assert "Shutting down: Master" in messages
     wait_until(lambda: not listeners_under(master_pid), 10, "the listener to exit by itself")
     for pid in {r["pid"] for r in drain.records()} | set(listeners):
-        wait_until(lambda pid=pid: not _alive(pid), 10, f"{pid} to exit")
+        wait_until(_gone(pid), 10, f"{pid} to exit")
 
 
 def test_restarts_kills_reload_and_group_signals(tmp_path: Path, drain: LocalDrain) -> None:
@@ -151,15 +151,18 @@ def test_restarts_kills_reload_and_group_signals(tmp_path: Path, drain: LocalDra
                (f"{r['message']}" for r in records)), "the hung request's record was lost"
     assert seen_listeners
     for pid in seen_listeners:  # a stopped listener finishes by itself, within a bound
-        wait_until(lambda pid=pid: not _alive(pid), 10, f"listener {pid} to exit")
+        wait_until(_gone(pid), 10, f"listener {pid} to exit")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+def _gone(pid: int) -> Callable[[], bool]:
+    """A condition: ``pid`` has exited (and been reaped)."""
+    def gone() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
         return False
-    return True
+    return gone
 
 
 def _children(pid: int) -> list[int]:
