@@ -2,7 +2,8 @@
 
 A local drain on a free port (SQLite in a temp directory), one AstralogHandler configured
 through dictConfig, worker processes forked after it that log a realistic mix, then a
-report of what was sent against what the drain stored.
+report of what was sent against what the drain stored. With ``serve`` the drain stays up
+afterwards, serving its page on the same port, until Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging.config
 import multiprocessing
 import os
 import tempfile
+import threading
 import time
 from typing import Any, Counter, Dict
 
@@ -48,34 +50,59 @@ _NUMERIC = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNIN
             "error": logging.ERROR, "critical": logging.CRITICAL}
 
 
-def run_demo(workers: int = 4, records: int = 2000, db: str | None = None) -> int:
+def run_demo(workers: int = 4, records: int = 2000, db: str | None = None,
+             serve: bool = False) -> int:
     # Kept after the run: the last lines print how to look inside it.
     db_path = db or os.path.join(tempfile.mkdtemp(prefix="astralog-demo-"), "demo.db")
-    with DrainServer(port=0, token=_TOKEN, db_path=db_path) as server:
-        logging.config.dictConfig(_logging_config(server.endpoint))
-        handler: Any = logging.getLogger().handlers[0]
-        print(f"local drain listening on {server.endpoint}")
-        print(f"{workers} worker processes x {records} records ...")
-        started = time.perf_counter()
-        ctx = multiprocessing.get_context("fork")
-        procs = [ctx.Process(target=_work, args=(w, records)) for w in range(workers)]
-        for proc in procs:
-            proc.start()
-        for proc in procs:
-            proc.join()
-        delivered = handler.flush(timeout=60)
-        elapsed = time.perf_counter() - started
-        stored = server.store.entries()
-        figures = handler.stats()
-        logging.getLogger().removeHandler(handler)
-        handler.close()
+    server = DrainServer(port=0, token=_TOKEN, db_path=db_path, page=serve).start()
+    try:
+        ok = _run(server, workers, records, db_path)
+        if serve:
+            _serve(server)
+    finally:
+        server.stop()
+    return 0 if ok else 1
+
+
+def _serve(server: DrainServer) -> None:
+    from .drain._cli import _install, _restore
+
+    stop = threading.Event()
+    previous = _install(stop)
+    try:
+        print()
+        print(f"the page: {server.page_url}  (Ctrl-C to stop)", flush=True)
+        stop.wait()
+    finally:
+        _restore(previous)
+
+
+def _run(server: DrainServer, workers: int, records: int, db_path: str) -> bool:
+    """Ship from ``workers`` processes into ``server``, report; True if all arrived once."""
+    logging.config.dictConfig(_logging_config(server.endpoint))
+    handler: Any = logging.getLogger().handlers[0]
+    print(f"local drain listening on {server.endpoint}")
+    print(f"{workers} worker processes x {records} records ...")
+    started = time.perf_counter()
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_work, args=(w, records)) for w in range(workers)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join()
+    delivered = handler.flush(timeout=60)
+    elapsed = time.perf_counter() - started
+    stored = server.store.entries()
+    figures = handler.stats()
+    logging.getLogger().removeHandler(handler)
+    handler.close()
     sent: Counter[str] = collections.Counter(_level_of(n) for n in range(records))
     got: Counter[str] = collections.Counter(e["level"] for e in stored)
     _report(workers, sent, got, elapsed, figures, db_path)
     total = sum(sent.values()) * workers
-    ok = delivered and len(stored) == total
+    ok = bool(delivered) and len(stored) == total
     print("all records arrived once" if ok else "SOME RECORDS DID NOT ARRIVE")
-    return 0 if ok else 1
+    return ok
 
 
 def _report(workers: int, sent: Counter[str], got: Counter[str], elapsed: float,

@@ -16,6 +16,7 @@ from ._version import __version__
 
 _EPILOG_DRAIN = """examples:
   astralog-logging drain                       # http://127.0.0.1:8080/v1/drain, astralog.db
+                                               # and the page on http://127.0.0.1:8080/
   astralog-logging drain --port 9000 --db /tmp/logs.db --token my-secret
   ASTRALOG_ENDPOINT=http://127.0.0.1:8080/v1/drain ASTRALOG_TOKEN=default-secret-token \\
       ASTRALOG_PROJECT_ID=dev ASTRALOG_SERVICE=web python app.py
@@ -24,6 +25,7 @@ _EPILOG_DRAIN = """examples:
 _EPILOG_DEMO = """examples:
   astralog-logging demo                 # 4 processes, 2,000 records each
   astralog-logging demo --workers 8 --records 10000
+  astralog-logging demo --serve         # then keep the page open until Ctrl-C
 """
 
 
@@ -58,12 +60,15 @@ def _parser() -> argparse.ArgumentParser:
         description="Run a local Astralog drain: it accepts exactly what protocol.md "
         "describes, stores entries in SQLite and prints one line per record.",
         epilog=_EPILOG_DRAIN, formatter_class=argparse.RawDescriptionHelpFormatter)
-    drain.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    drain.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (another than 127.0.0.1 prints a warning)")
     drain.add_argument("--port", type=int, default=8080, help="port (0: any free port)")
     drain.add_argument("--token", default="default-secret-token",
                        help="the bearer token senders must present")
     drain.add_argument("--db", default="astralog.db", help="SQLite file to store entries in")
     drain.add_argument("--quiet", action="store_true", help="do not print arriving records")
+    drain.add_argument("--no-page", dest="page", action="store_false",
+                       help="do not serve the page on / (only the drain's path answers)")
 
     demo = sub.add_parser(
         "demo", help="start a local drain, ship logs from several processes, show what arrived",
@@ -71,6 +76,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--workers", type=int, default=4, help="worker processes")
     demo.add_argument("--records", type=int, default=2000, help="records per worker")
     demo.add_argument("--db", default=None, help="keep the SQLite file here (default: temp)")
+    demo.add_argument("--serve", action="store_true",
+                      help="then print the page's URL and keep serving it until Ctrl-C")
 
     for name, module in _COMMANDS.items():
         command = sub.add_parser(
@@ -87,11 +94,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.command == "drain":
             from .drain._cli import run
 
-            return run(args.host, args.port, args.token, args.db, quiet=args.quiet)
+            return run(args.host, args.port, args.token, args.db, quiet=args.quiet,
+                       page=args.page)
         if args.command == "demo":
             from ._demo import run_demo
 
-            return run_demo(workers=args.workers, records=args.records, db=args.db)
+            return run_demo(workers=args.workers, records=args.records, db=args.db,
+                            serve=args.serve)
         if args.command in _COMMANDS:
             return int(_COMMANDS[args.command].run(args))
     except KeyboardInterrupt:

@@ -94,16 +94,18 @@ class LocalDrain:
     """A protocol v1 drain on a free 127.0.0.1 port in this process; use it as a context manager.
 
     ``allow_errors`` is read by the ``drain`` pytest fixture: left False, a test fails if
-    the drain had to refuse a body as invalid.
+    the drain had to refuse a body as invalid. ``page=True`` also serves the drain's page
+    (``page_url``), to look at what a test sent or to drive the page from a browser.
     """
 
-    def __init__(self, token: str = "test-token", db_path: str = ":memory:") -> None:
+    def __init__(self, token: str = "test-token", db_path: str = ":memory:",
+                 page: bool = False) -> None:
         self.token = token
         self.allow_errors = False
         self._faults = _Faults()
         self._store = Store(db_path)
         self._server = DrainServer(port=0, token=token, store=self._store,
-                                   on_request=self._on_request, faults=self._faults)
+                                   on_request=self._on_request, faults=self._faults, page=page)
         self._arrivals = threading.Condition()
         self._requests: List[RequestInfo] = []
         self._final: Optional[Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]] = None
@@ -112,6 +114,11 @@ class LocalDrain:
     def endpoint(self) -> str:
         """The URL to give a sender."""
         return self._server.endpoint
+
+    @property
+    def page_url(self) -> Optional[str]:
+        """The page's address (None unless made with ``page=True``)."""
+        return self._server.page_url
 
     def start(self) -> LocalDrain:
         """Start serving (the context manager does this)."""

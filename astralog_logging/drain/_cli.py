@@ -7,6 +7,8 @@ time and level, then ``service/logger``, the message, and the structured fields:
 
 Refused requests are reported on stderr (they mean a sender is misconfigured). Ctrl-C
 and SIGTERM stop the drain cleanly: open connections are cut, the SQLite file is closed.
+The page (``/`` on the same port) is served unless ``page=False``; listening on anything
+but a loopback address prints a warning first, since anyone who can reach it reads it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,11 @@ from ._server import DrainServer, RequestInfo
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-def run(host: str, port: int, token: str, db: str, quiet: bool = False) -> int:
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def run(host: str, port: int, token: str, db: str, quiet: bool = False,
+        page: bool = True) -> int:
     """Serve until Ctrl-C or SIGTERM, printing arriving records unless ``quiet``; returns 0."""
     printing = threading.Lock()  # lines from concurrent connections must not interleave
 
@@ -38,8 +44,13 @@ def run(host: str, port: int, token: str, db: str, quiet: bool = False) -> int:
                 print(f"refused {info.status}: {info.error}", file=sys.stderr, flush=True)
 
     stop = threading.Event()
+    if host not in _LOOPBACK:
+        print(f"astralog drain: warning: listening on {host}, not 127.0.0.1: anyone who can "
+              "reach this address can send to it" + (" and read every stored entry on its "
+                                                     "page" if page else ""),
+              file=sys.stderr, flush=True)
     server = DrainServer(host=host, port=port, token=token, db_path=db,
-                         on_batch=None if quiet else show, on_request=complain)
+                         on_batch=None if quiet else show, on_request=complain, page=page)
     try:
         server.start()
     except OSError as exc:
@@ -51,6 +62,8 @@ def run(host: str, port: int, token: str, db: str, quiet: bool = False) -> int:
     try:
         print(f"astralog drain listening on {server.endpoint}  (db: {db}; Ctrl-C to stop)",
               flush=True)
+        if server.page_url is not None:
+            print(f"the page: {server.page_url}", flush=True)
         stop.wait()
     finally:
         _restore(previous)

@@ -8,7 +8,12 @@ The server keeps track of its live connections, so that ``stop`` and ``refuse_fo
 cut keep-alive connections too: closing only the listening socket would leave a client's
 pooled connection talking to us, and its connects would never be refused. A connection
 mid-request is let finish its answer first, so a sender never sees a reply cut in half
-unless a fault asked for it.
+unless a fault asked for it. A page's event stream is such a request: it ends itself
+within a tick once ``closed`` is set.
+
+Every GET other than on ``PATH`` goes to the ``page`` callable when there is one; its
+replies carry a Content-Security-Policy that allows scripts, styles and connections to
+this origin only (no inline script), and are never sniffed into another type.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from .._version import __version__
+from ._page import PageReply
 from ._validate import MAX_BODY_BYTES, Headers
 
 PATH = "/v1/drain"
@@ -49,22 +55,34 @@ class Reply:
 
 Answer = Callable[[Headers, bytes], Tuple[Reply, Any]]  # the reply, and the body as decoded
 Report = Callable[[Reply, Dict[str, str], Any, float], None]  # reply, headers, body, received
+Serve = Callable[[str, Optional[str], threading.Event], PageReply]  # target, Host, closed
+
+SECURITY_HEADERS = (
+    ("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; "
+     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Cache-Control", "no-store"),
+)
 
 
 class TrackingHTTPServer(ThreadingMixIn, HTTPServer):
     """HTTPServer that knows its live connections, so they can be cut on demand.
 
     ``answer`` decides the reply to each POST on ``PATH`` and ``report`` hears about every
-    request just before its answer goes out; both run on the connection's thread.
+    request just before its answer goes out; both run on the connection's thread. ``page``
+    answers other GETs (None: they are refused like any other path).
     """
 
     request_queue_size = 128  # many processes may connect at once; 5 would drop SYNs
     daemon_threads = True
 
     def __init__(self, address: Tuple[str, int], answer: Answer, report: Report,
-                 read_timeout: float) -> None:
+                 read_timeout: float, page: Optional[Serve] = None) -> None:
         self.answer = answer
         self.report = report
+        self.page = page
+        self.closed = threading.Event()  # long answers (event streams) end when it is set
         self.read_timeout = read_timeout
         self.connections: Dict[socket.socket, threading.Thread] = {}
         self._busy: Set[socket.socket] = set()  # mid-request: let them finish their answer
@@ -128,6 +146,7 @@ class TrackingHTTPServer(ThreadingMixIn, HTTPServer):
 
     def close_connections(self) -> None:
         """Cut idle keep-alive connections now; busy ones close right after their answer."""
+        self.closed.set()
         with self._connections_lock:
             self._closing = True
             live = list(self.connections.items())
@@ -187,7 +206,47 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.server.mark(self.connection, busy=False):
             self.close_connection = True
 
-    do_GET = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_POST
+    do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_POST
+
+    def do_GET(self) -> None:
+        page = self.server.page
+        if page is None or urlsplit(self.path).path == PATH:
+            self.do_POST()
+            return
+        _, refused = self._read_body()  # a GET with a body: read it, keep the stream in step
+        if refused is not None:
+            self._write(refused)
+        else:
+            self._write_page(page(self.path, self.headers.get("Host"), self.server.closed))
+        if not self.server.mark(self.connection, busy=False):
+            self.close_connection = True
+
+    do_HEAD = do_GET
+
+    def _write_page(self, reply: PageReply) -> None:
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        for name, value in SECURITY_HEADERS:
+            self.send_header(name, value)
+        if reply.stream is None:
+            self.send_header("Content-Length", str(len(reply.body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(reply.body)
+            return
+        self.send_header("Connection", "close")  # no length: the end of the stream is EOF
+        self.end_headers()
+        self.close_connection = True
+        try:
+            if self.command != "HEAD":
+                for chunk in reply.stream:
+                    self.wfile.write(chunk)
+        except OSError:
+            pass  # the page went away; the stream's cleanup runs below
+        finally:
+            close = getattr(reply.stream, "close", None)
+            if close is not None:
+                close()
 
     def _read_body(self) -> Tuple[bytes, Optional[Reply]]:
         if "Transfer-Encoding" in self.headers:

@@ -9,6 +9,10 @@ drain answer 429 or 5xx, so a sender's retry tests control exactly when it misbe
 (and cuts keep-alive connections) so a client's connects are really refused, then listens
 on the same port again. After ``fork`` the child closes its copies of these sockets,
 otherwise a child process would hold the port open after the parent let it go.
+
+With ``page=True`` the same port serves the read-only page (``_page``) on ``/``. Either
+way the drain counts what it judged (``counters``) and hands each stored batch to the
+open pages (``hub``), which costs nothing while no page is open.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple
 
 from ._http import PATH, Reply, TrackingHTTPServer
+from ._live import Counters, Hub
+from ._page import Page
 from ._store import Store
 from ._validate import Headers, Invalid, check_request, decode_body
 
@@ -64,13 +70,15 @@ class DrainServer:
     answered, all on the connection's thread: keep them quick and make them not raise.
     ``faults`` (``astralog_logging.testing`` has one) is consulted first.
     A ``store`` passed in is used instead of opening ``db_path`` and is left open at stop.
+    ``page`` serves the page and its API on ``/`` (``page_url``).
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0,
                  token: str = "default-secret-token", db_path: str = ":memory:",
                  on_record: Optional[OnRecord] = None, on_request: Optional[OnRequest] = None,
                  faults: Optional[FaultPlan] = None, read_timeout: float = 30.0,
-                 store: Optional[Store] = None, on_batch: Optional[OnBatch] = None) -> None:
+                 store: Optional[Store] = None, on_batch: Optional[OnBatch] = None,
+                 page: bool = False) -> None:
         self.host = host
         self.token = token
         self.read_timeout = read_timeout
@@ -81,6 +89,9 @@ class DrainServer:
         self._on_record = on_record
         self._on_batch = on_batch
         self._on_request = on_request
+        self.counters = Counters()
+        self.hub = Hub()
+        self._page = Page(self.store, self.hub, self.counters, host) if page else None
         self._lifecycle = threading.Lock()
         self._stopping = threading.Event()
         self._listening = threading.Event()
@@ -99,6 +110,14 @@ class DrainServer:
     def endpoint(self) -> str:
         """The URL senders POST to."""
         return f"http://{self.host}:{self._port}{PATH}"
+
+    @property
+    def page_url(self) -> Optional[str]:
+        """The page's address, when it is served."""
+        if self._page is None:
+            return None
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self._port}/"
 
     def start(self) -> DrainServer:
         """Listen and serve on background threads; refuses to start twice."""
@@ -151,7 +170,8 @@ class DrainServer:
 
     def _open(self) -> None:
         httpd = TrackingHTTPServer((self.host, self._port), self._answer, self._report,
-                                   self.read_timeout)
+                                   self.read_timeout,
+                                   None if self._page is None else self._page.answer)
         self._port = httpd.server_address[1]
         self._httpd = httpd
         self._serving = threading.Thread(target=httpd.serve, name=f"astralog-drain-{self._port}",
@@ -209,7 +229,12 @@ class DrainServer:
                 payload["index"] = checked.index
             return Reply(checked.status, payload), body
         logs = body["logs"]
-        if self.store.add_batch(body, checked):
+        first = self.store.store_batch(body, checked)
+        if first is None:
+            self.counters.duplicate()
+        else:
+            self.counters.stored(len(logs))
+            self.hub.publish((first, body["service"], logs, checked))
             if self._on_batch is not None:
                 self._on_batch(body)
             if self._on_record is not None:
@@ -218,6 +243,8 @@ class DrainServer:
         return Reply(200, {"accepted": len(logs)}), body
 
     def _report(self, reply: Reply, headers: Dict[str, str], body: Any, received: float) -> None:
+        if reply.status is None or reply.status >= 400:
+            self.counters.refused(reply.status, reply.payload.get("error"), reply.injected)
         if self._on_request is None:
             return
         batch_id, entries = None, 0

@@ -8,15 +8,22 @@ reader) can look at the data while the drain writes.
 
 Each entry is kept whole, as sent, in ``entries.json``, and each envelope's own fields
 (unknown ones included) in ``batches.envelope``; the other columns are copies for filtering
-and for people browsing the file with ``sqlite3``.
+and for people browsing the file with ``sqlite3``. ``rank`` (the level's severity) and
+``request_id`` (from ``meta``) exist for the page's filters, each with an index that ends
+in the row id, so "newest first, this filter" reads the index backwards and stops early.
+
+The page reads through ``reading()``: for a file, a second connection of its own, so a
+long query never holds the lock a request's insert needs (WAL lets both run at once); for
+``":memory:"`` there is only the one connection, so reads take the shared lock.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import sqlite3
 import threading
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import orjson
 
@@ -51,6 +58,20 @@ CREATE TABLE IF NOT EXISTS entries (
 );
 """
 
+# Added for the page; a file written by an older drain gets them (and their values) on open.
+_COLUMNS = {"rank": "INTEGER NOT NULL DEFAULT 20", "request_id": "TEXT"}
+_BACKFILL = (f"UPDATE entries SET rank = {_RANK_SQL}, "
+             "request_id = CASE json_type(json, '$.meta.request_id') "
+             "WHEN 'text' THEN json_extract(json, '$.meta.request_id') END")
+_INDEXES = """
+CREATE INDEX IF NOT EXISTS entries_rank ON entries (rank);
+CREATE INDEX IF NOT EXISTS entries_service ON entries (service);
+CREATE INDEX IF NOT EXISTS entries_logger ON entries (logger);
+CREATE INDEX IF NOT EXISTS entries_trace ON entries (trace_id) WHERE trace_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS entries_request ON entries (request_id) WHERE request_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS entries_time ON entries (timestamp, rank);
+"""
+
 
 class Store:
     """Accepted batches, each stored exactly once, and their entries in arrival order."""
@@ -63,6 +84,25 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(entries)")}
+        with self._db:
+            for name, kind in _COLUMNS.items():
+                if name not in columns:
+                    self._db.execute(f"ALTER TABLE entries ADD COLUMN {name} {kind}")
+            if not _COLUMNS.keys() <= columns:
+                self._db.execute(_BACKFILL)
+        self._db.executescript(_INDEXES)
+        self._reader: Optional[sqlite3.Connection] = None
+        self._reader_lock = self._lock
+        if path != ":memory:":
+            self._reader = sqlite3.connect(path, check_same_thread=False)
+            self._reader_lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """A connection for read-only queries, held for the block (see the module's notes)."""
+        with self._reader_lock:
+            yield self._db if self._reader is None else self._reader
 
     def add_batch(self, envelope: Mapping[str, Any],
                   encoded: Optional[Sequence[bytes]] = None) -> bool:
@@ -70,6 +110,15 @@ class Store:
 
         ``encoded`` holds the entries already serialized (the drain measures them for the
         size limit anyway), so they are not serialized twice.
+        """
+        return self.store_batch(envelope, encoded) is not None
+
+    def store_batch(self, envelope: Mapping[str, Any],
+                    encoded: Optional[Sequence[bytes]] = None) -> Optional[int]:
+        """As ``add_batch``, returning the id of the batch's first entry (None: a repeat).
+
+        A batch's entries get consecutive ids: they are inserted in one transaction under
+        the lock, so the live page can name each one without reading it back.
         """
         logs = envelope["logs"]
         batch_id = envelope["batch_id"]
@@ -80,7 +129,8 @@ class Store:
             encoded = [orjson.dumps(entry) for entry in logs]
         rows = [(batch_id, position, received, entry["timestamp"], entry["level"],
                  entry.get("service") or service, entry["logger"], entry["message"],
-                 entry.get("trace_id"), text.decode())
+                 entry.get("trace_id"), text.decode(), rank(entry["level"]),
+                 _request_id(entry))
                 for position, (entry, text) in enumerate(zip(logs, encoded))]
         with self._lock, self._db:
             added = self._db.execute(
@@ -89,13 +139,15 @@ class Store:
                  orjson.dumps(envelope["sdk"]).decode(), len(rows), orjson.dumps(header).decode()),
             ).rowcount
             if not added:
-                return False
+                return None
             self._db.executemany(
                 "INSERT INTO entries (batch_id, position, received_at, timestamp, level, service,"
-                " logger, message, trace_id, json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " logger, message, trace_id, json, rank, request_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
-        return True
+            (last,) = self._db.execute("SELECT last_insert_rowid()").fetchone()
+        return int(last) - len(rows) + 1
 
     def rows(self, level: Optional[str] = None, service: Optional[str] = None,
              trace_id: Optional[str] = None, after_id: int = 0,
@@ -110,7 +162,7 @@ class Store:
         if level is not None:
             if level not in LEVEL_RANKS:
                 raise ValueError(f"level must be one of {', '.join(LEVEL_RANKS)}; got {level!r}")
-            clauses.append(f"{_RANK_SQL} >= ?")
+            clauses.append("rank >= ?")
             params.append(LEVEL_RANKS[level])
         for column, value in (("service", service), ("trace_id", trace_id)):
             if value is not None:
@@ -159,6 +211,20 @@ class Store:
         """Close the connection; safe to call twice."""
         with self._lock:
             self._db.close()
+        if self._reader is not None:
+            with self._reader_lock:
+                self._reader.close()
+
+
+def rank(level: str) -> int:
+    """A level's severity; levels the protocol does not name rank as info."""
+    return LEVEL_RANKS.get(level, LEVEL_RANKS["info"])
+
+
+def _request_id(entry: Mapping[str, Any]) -> Optional[str]:
+    meta = entry.get("meta")
+    found = meta.get("request_id") if isinstance(meta, dict) else None
+    return found if isinstance(found, str) else None
 
 
 def _now() -> str:

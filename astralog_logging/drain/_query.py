@@ -1,0 +1,190 @@
+"""The page's questions to the store: filtered entries newest first, and a rate histogram.
+
+Entries are read in windows of row ids, newest first, each window one indexed query that
+stops at the page size. A filter with an index of its own (``service``, ``logger``,
+``trace_id``, ``request_id``) reads only its rows; ``level``, ``q`` and the time range are
+checked on the rows of the window. The windows grow while they find little, and the
+search stops after ``budget`` seconds with a cursor to go on from, so a rare text on a
+large store answers in bounded time ("searched back to id N") instead of scanning
+everything while the page waits.
+
+``matches`` applies the same filters to a live entry in Python, so the live stream shows
+exactly what a reload would.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import time
+from dataclasses import dataclass, fields
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+
+import orjson
+
+from ._store import LEVEL_RANKS, Store, rank
+
+PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+BUDGET = 0.25  # seconds a search may take before it answers with what it found
+_FIRST_WINDOW = 4096
+_MAX_WINDOW = 1 << 18
+_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}(:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?)?")
+_BUCKETS = ((300, 19, "second"), (300 * 60, 16, "minute"), (None, 13, "hour"))
+_HISTOGRAM_SPAN = datetime.timedelta(minutes=15)
+Row = Tuple[int, str, bytes]  # id, service, the entry as stored
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the page asks for; every field optional. Times compare as UTC text prefixes."""
+
+    level: Optional[str] = None  # this level and the more severe ones
+    q: Optional[str] = None  # text anywhere in the stored entry, case-insensitive (ASCII)
+    service: Optional[str] = None
+    logger: Optional[str] = None
+    trace_id: Optional[str] = None
+    request_id: Optional[str] = None
+    since: Optional[str] = None  # inclusive
+    until: Optional[str] = None  # exclusive
+
+    @classmethod
+    def parse(cls, params: Mapping[str, str]) -> Filters:
+        """From query parameters; ValueError naming the parameter when one is malformed."""
+        given = {f.name: params[f.name] for f in fields(cls) if params.get(f.name)}
+        level = given.get("level")
+        if level is not None and level not in LEVEL_RANKS:
+            raise ValueError(f"level: expected one of {', '.join(LEVEL_RANKS)}, got {level!r}")
+        for name in ("since", "until"):
+            if name in given:
+                given[name] = _utc_prefix(name, given[name])
+        return cls(**given)
+
+
+def search(store: Store, filters: Filters, before: Optional[int] = None,
+           limit: int = PAGE_SIZE, budget: float = BUDGET,
+           clock: Callable[[], float] = time.monotonic) -> Dict[str, Any]:
+    """Up to ``limit`` matching entries older than ``before``, newest first.
+
+    ``next`` is the cursor for the following page (None: nothing older is left);
+    ``partial`` says the budget ran out before the page filled, ``next`` being where the
+    search stopped; ``top`` is the newest id stored, where a live stream takes over.
+    """
+    started = clock()
+    where, params = _where(filters)
+    with store.reading() as db:
+        (top,) = db.execute("SELECT max(id) FROM entries").fetchone()
+    high = min(before, (top or 0) + 1) if before is not None else (top or 0) + 1
+    whole = filters.trace_id is not None or filters.request_id is not None  # few rows each
+    window, partial = _FIRST_WINDOW, False
+    found: List[Tuple[int, str, str]] = []
+    sql = (f"SELECT id, service, json FROM entries WHERE {where} id >= ? AND id < ? "
+           "ORDER BY id DESC LIMIT ?")
+    while high > 1 and len(found) < limit:
+        low = 1 if whole else max(1, high - window)
+        with store.reading() as db:
+            found += db.execute(sql, (*params, low, high, limit - len(found))).fetchall()
+        if len(found) >= limit:
+            high = found[-1][0]
+            break
+        high, window = low, min(window * 2, _MAX_WINDOW)
+        if high > 1 and clock() - started > budget:
+            partial = True
+            break
+    rows: List[Row] = [(row_id, service, text.encode()) for row_id, service, text in found]
+    return {"entries": rows, "next": high if high > 1 else None, "partial": partial,
+            "top": top or 0}
+
+
+def histogram(store: Store, filters: Filters) -> Dict[str, Any]:
+    """Entries per second, minute or hour by level, over the filters' time range.
+
+    Only the time range and ``level`` apply (the ``entries_time`` index answers it alone);
+    without a range it covers the 15 minutes up to the newest entry.
+    """
+    with store.reading() as db:
+        (newest,) = db.execute("SELECT max(timestamp) FROM entries").fetchone()
+    until = filters.until
+    if newest is None:
+        return {"bucket": "second", "since": filters.since, "until": until, "counts": []}
+    since = filters.since or _shift(until or newest, -_HISTOGRAM_SPAN)
+    end = until or max(newest, since)
+    span = (_parse(end) - _parse(since)).total_seconds()
+    width, bucket = next((w, b) for limit, w, b in _BUCKETS if limit is None or span <= limit)
+    clauses = ["timestamp >= ?"] + (["timestamp < ?"] if until else [])
+    params: List[Any] = [since] + ([until] if until else [])
+    if filters.level is not None:
+        clauses.append("rank >= ?")
+        params.append(LEVEL_RANKS[filters.level])
+    sql = (f"SELECT substr(timestamp, 1, {width}), rank, count(*) FROM entries "
+           f"WHERE {' AND '.join(clauses)} GROUP BY 1, 2 ORDER BY 1")
+    with store.reading() as db:
+        counted = db.execute(sql, params).fetchall()
+    names = {value: name for name, value in LEVEL_RANKS.items()}
+    counts = [[at, names.get(level_rank, "info"), n] for at, level_rank, n in counted]
+    return {"bucket": bucket, "since": since, "until": until, "counts": counts}
+
+
+def matches(filters: Filters, service: str, entry: Mapping[str, Any], raw: bytes) -> bool:
+    """Whether a stored entry passes the filters: what ``search`` would say of its row."""
+    if filters.level is not None and rank(entry["level"]) < LEVEL_RANKS[filters.level]:
+        return False
+    meta = entry.get("meta")
+    request_id = meta.get("request_id") if isinstance(meta, dict) else None
+    for wanted, value in ((filters.service, service), (filters.logger, entry["logger"]),
+                          (filters.trace_id, entry.get("trace_id")),
+                          (filters.request_id, request_id)):
+        if wanted is not None and wanted != value:
+            return False
+    stamp = entry["timestamp"]
+    if (filters.since is not None and stamp < filters.since) or (
+            filters.until is not None and stamp >= filters.until):
+        return False
+    return filters.q is None or filters.q.lower().encode() in raw.lower()
+
+
+def encode_rows(rows: List[Row]) -> bytes:
+    """Rows as a JSON array of ``{"id", "service", "entry"}``, the entries' bytes reused."""
+    return b"[" + b",".join(b'{"id":%d,"service":%s,"entry":%s}' % (
+        row_id, orjson.dumps(service), raw) for row_id, service, raw in rows) + b"]"
+
+
+def _where(filters: Filters) -> Tuple[str, List[Any]]:
+    # "+column" keeps SQLite off that column's index: the id window is the better driver.
+    clauses: List[str] = []
+    params: List[Any] = []
+    if filters.level is not None:
+        clauses.append("+rank >= ?")
+        params.append(LEVEL_RANKS[filters.level])
+    for name in ("service", "logger", "trace_id", "request_id"):
+        value = getattr(filters, name)
+        if value is not None:
+            clauses.append(f"{name} = ?")
+            params.append(value)
+    if filters.since is not None:
+        clauses.append("+timestamp >= ?")
+        params.append(filters.since)
+    if filters.until is not None:
+        clauses.append("+timestamp < ?")
+        params.append(filters.until)
+    if filters.q is not None:
+        escaped = re.sub(r"([\\%_])", r"\\\1", filters.q)
+        clauses.append("json LIKE ? ESCAPE '\\'")
+        params.append(f"%{escaped}%")
+    return "".join(f"{clause} AND " for clause in clauses), params
+
+
+def _utc_prefix(name: str, value: str) -> str:
+    text = value.strip().rstrip("Zz").replace(" ", "T")
+    if not _TIME.fullmatch(text):
+        raise ValueError(f"{name}: expected a UTC time like 2026-11-24T10:00:00, got {value!r}")
+    return text
+
+
+def _parse(stamp: str) -> datetime.datetime:
+    padded = stamp[:19] + "0000-01-01T00:00:00"[len(stamp[:19]):]
+    return datetime.datetime.strptime(padded, "%Y-%m-%dT%H:%M:%S")
+
+
+def _shift(stamp: str, by: datetime.timedelta) -> str:
+    return (_parse(stamp) + by).strftime("%Y-%m-%dT%H:%M:%S")
