@@ -13,6 +13,7 @@ its own at 127.0.0.1 (DNS rebinding).
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
-from ._live import Counters, Hub
+from ._live import Batch, Counters, Hub
 from ._query import MAX_PAGE_SIZE, PAGE_SIZE, Filters, Row, encode_rows, histogram, matches, search
 from ._store import Store
 
@@ -32,7 +33,6 @@ _KEEPALIVE = 15.0
 _STATIC = {"/": ("index.html", "text/html; charset=utf-8"),
            "/static/app.js": ("app.js", "text/javascript; charset=utf-8"),
            "/static/style.css": ("style.css", "text/css; charset=utf-8")}
-_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class Page:
         self.store = store
         self.hub = hub
         self.counters = counters
-        self._loopback_only = host in _LOOPBACK
+        self._loopback_only = _loopback(host)
         package = resources.files(__package__) / "static"
         self._files = {path: ((package / name).read_bytes(), kind)
                        for path, (name, kind) in _STATIC.items()}
@@ -62,7 +62,7 @@ class Page:
 
     def answer(self, target: str, host: Optional[str], closed: threading.Event) -> PageReply:
         """The reply to ``GET target``; ``closed`` is set when the server stops."""
-        if self._loopback_only and _hostname(host) not in _LOOPBACK:
+        if self._loopback_only and not _loopback(_hostname(host)):
             return _error(403, "this page answers only to 127.0.0.1 or localhost")
         parts = urlsplit(target)
         if parts.path == "/favicon.ico":
@@ -127,17 +127,31 @@ class Page:
                 if closed.wait(TICK):
                     return
                 batches, skipped = subscriber.take()
-                pending = []
-                for first, service, logs, encoded in batches:
-                    for offset, (entry, raw) in enumerate(zip(logs, encoded)):
-                        row_id = first + offset
-                        if row_id > last and matches(filters, entry.get("service") or service,
-                                                     entry, raw):
-                            pending.append((row_id, entry.get("service") or service, raw))
+                pending, more = _newest(batches, filters, last)
+                skipped += more
                 if pending:
                     last = pending[-1][0]
         finally:
             self.hub.unsubscribe(subscriber)
+
+
+def _newest(batches: List[Batch], filters: Filters, last: int) -> Tuple[List[Row], int]:
+    """The newest ``LIVE_MAX`` matching rows after ``last``, oldest first, and how many
+    entries were not looked at: at 10,000 records/s the page shows the latest, not all."""
+    rows: List[Row] = []
+    unseen = 0
+    everything = filters == Filters()
+    for first, service, logs, encoded in reversed(batches):
+        for offset in range(len(logs) - 1, -1, -1):
+            if len(rows) >= LIVE_MAX:
+                unseen += offset + 1
+                break
+            entry, row_id = logs[offset], first + offset
+            named = entry.get("service") or service
+            if row_id > last and (everything or matches(filters, named, entry, encoded[offset])):
+                rows.append((row_id, named, encoded[offset]))
+    rows.reverse()
+    return rows, unseen
 
 
 def _event(name: str, data: bytes) -> bytes:
@@ -165,7 +179,17 @@ def _number(params: Dict[str, str], name: str) -> Optional[int]:
 
 
 def _hostname(host: Optional[str]) -> str:
-    name: Tuple[str, ...] = tuple((host or "").rsplit(":", 1))
-    if host and host.startswith("["):  # [::1]:8080
-        return host.split("]", 1)[0] + "]"
-    return name[0].lower()
+    """The name in a Host header, without its port or IPv6 brackets."""
+    host = (host or "").strip().lower()
+    if host.startswith("["):  # [::1]:8080
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _loopback(name: str) -> bool:
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False

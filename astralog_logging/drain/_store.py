@@ -19,6 +19,7 @@ long query never holds the lock a request's insert needs (WAL lets both run at o
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime
 import sqlite3
@@ -71,6 +72,14 @@ CREATE INDEX IF NOT EXISTS entries_trace ON entries (trace_id) WHERE trace_id IS
 CREATE INDEX IF NOT EXISTS entries_request ON entries (request_id) WHERE request_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS entries_time ON entries (timestamp, rank);
 """
+# Entries per minute and level, kept as batches are stored: the histogram of a day reads
+# 1,440 x 5 rows here instead of a million entries.
+_RATE = ("CREATE TABLE rate (minute TEXT NOT NULL, rank INTEGER NOT NULL, n INTEGER NOT NULL,"
+         " PRIMARY KEY (minute, rank)) WITHOUT ROWID")
+_RATE_BACKFILL = ("INSERT INTO rate SELECT substr(timestamp, 1, 16), rank, count(*) "
+                  "FROM entries GROUP BY 1, 2")
+_RATE_ADD = ("INSERT INTO rate VALUES (?, ?, ?) "
+             "ON CONFLICT (minute, rank) DO UPDATE SET n = n + excluded.n")
 
 
 class Store:
@@ -91,6 +100,9 @@ class Store:
                     self._db.execute(f"ALTER TABLE entries ADD COLUMN {name} {kind}")
             if not _COLUMNS.keys() <= columns:
                 self._db.execute(_BACKFILL)
+            if not self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'rate'").fetchone():
+                self._db.execute(_RATE)
+                self._db.execute(_RATE_BACKFILL)
         self._db.executescript(_INDEXES)
         self._reader: Optional[sqlite3.Connection] = None
         self._reader_lock = self._lock
@@ -132,6 +144,7 @@ class Store:
                  entry.get("trace_id"), text.decode(), rank(entry["level"]),
                  _request_id(entry))
                 for position, (entry, text) in enumerate(zip(logs, encoded))]
+        per_minute = collections.Counter((row[3][:16], row[10]) for row in rows)
         with self._lock, self._db:
             added = self._db.execute(
                 "INSERT OR IGNORE INTO batches VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -146,6 +159,7 @@ class Store:
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
+            self._db.executemany(_RATE_ADD, [(*key, n) for key, n in per_minute.items()])
             (last,) = self._db.execute("SELECT last_insert_rowid()").fetchone()
         return int(last) - len(rows) + 1
 
