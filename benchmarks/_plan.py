@@ -38,6 +38,9 @@ class Plan:
     drain_check: bool = True  # one e2e run into the real drain, to show its own cost
     peers_beyond_emit: bool = True  # end to end and shutdown for the peers too
     lifecycle_reps: int = 7
+    viewer_entries: int = 1_000_000  # the drain's page: its queries on a store this large
+    viewer_runs: int = 5
+    viewer_ingest_runs: int = 5
 
     def jobs(self, systems: List[str]) -> List[Tuple[str, str, Dict[str, Any]]]:
         """(scenario, system, options) in the order they run."""
@@ -74,6 +77,11 @@ class Plan:
                                         "baseline": self.stall_baseline_seconds,
                                         "rate": self.stall_rate})
                      for v in ("drain", "listener")]
+        if "ours" in systems and self.viewer_entries:
+            jobs.append(("viewer", "ours", {"entries": self.viewer_entries,
+                                            "runs": self.viewer_runs,
+                                            "ingest_runs": self.viewer_ingest_runs,
+                                            "ingest_batches": 100}))
         if "otel" in systems and self.burst_count:
             jobs.append(("burst", "otel", {"count": self.burst_count}))
         return jobs
@@ -85,4 +93,5 @@ QUICK = Plan(emit_count=2_000, emit_runs=1, emit_rounds=2, lifecycle_reps=2, exc
              e2e_total=4_000, e2e_peer_total=4_000, e2e_producers=(2,), e2e_peer_producers=(2,),
              shutdown_count=10_000, outage_seconds=3.0, outage_rate=1_000.0,
              burst_count=0, drain_check=False, peers_beyond_emit=False,
-             stall_seconds=3.0, stall_baseline_seconds=1.0)
+             stall_seconds=3.0, stall_baseline_seconds=1.0,
+             viewer_entries=20_000, viewer_runs=1, viewer_ingest_runs=1)

@@ -357,6 +357,11 @@ def render(header: str, plan: Plan, results: List[Row], *, quick: bool) -> Tuple
         parts.append(f"OpenTelemetry at its default queue size (2048), a burst of "
                      f"{burst['records']:,}: {burst['dropped_pct']:.0f} % dropped "
                      f"(expected loss, shown for reference; not a zero-loss failure).")
+    viewer = rep.result("viewer", "ours")
+    if rep.good(viewer, "viewer") and viewer is not None:
+        from ._viewer import table
+
+        parts += ["### The drain's page", table(viewer)]
     parts += ["### Targets", targets]
     notes = [f"- **{r['label']}**: {r['notes']}" for _, _, _, r in rep.of("emit")
              if r.get("notes")]

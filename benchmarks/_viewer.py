@@ -227,10 +227,9 @@ def _main(argv: List[str]) -> None:
             sys.stdin.read()
         return
     stream = requests.get(f"{argv[1]}api/stream", stream=True, timeout=60)
-    lines = stream.iter_lines()
-    next(lines)
+    chunks = stream.iter_content(1 << 16)  # read as a browser does: in large blocks
     print("connected", flush=True)
-    reader = threading.Thread(target=lambda: sum(1 for _ in lines), daemon=True)
+    reader = threading.Thread(target=lambda: sum(len(chunk) for chunk in chunks), daemon=True)
     reader.start()
     sys.stdin.read()
     stream.close()

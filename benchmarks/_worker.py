@@ -23,14 +23,15 @@ SCENARIOS = {
     "burst": "benchmarks._burst",
     "stall": "benchmarks._stall",
     "lifecycle": "benchmarks._lifecycle",
+    "viewer": "benchmarks._viewer",
 }
 
 
 def main(argv: List[str]) -> int:
     scenario, system_name, raw = argv
     module = importlib.import_module(SCENARIOS[scenario])
-    system = load(system_name) if scenario not in ("outage", "burst", "stall",
-                                                                  "lifecycle") else None
+    system = load(system_name) if scenario not in ("outage", "burst", "stall", "lifecycle",
+                                                   "viewer") else None
     result = module.run(system_name, system, json.loads(raw))
     sys.stdout.write(MARK + json.dumps(result) + "\n")
     sys.stdout.flush()

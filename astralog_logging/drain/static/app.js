@@ -237,7 +237,7 @@ async function drawHistogram() {
   const keys = [...buckets.keys()];
   const totals = keys.map((key) => Object.values(buckets.get(key)).reduce((a, b) => a + b, 0));
   const highest = Math.max(1, ...totals);
-  const step = Math.min(width / Math.max(keys.length, 1), 24);
+  const step = Math.min(width / Math.max(keys.length, 1), width / 15);
   keys.forEach((key, index) => {
     let y = height;
     for (const level of LEVELS) {
