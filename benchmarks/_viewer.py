@@ -161,8 +161,18 @@ def ingest(url: str, batches: List[bytes]) -> float:
     return len(batches) * 1000 / (time.perf_counter() - started)
 
 
-def measure_ingest(url: str, runs: int, batches_per_run: int) -> Dict[str, Any]:
+def _cpu(pid: int) -> float:
+    """Seconds of CPU (user + system) process ``pid`` has used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure_ingest(url: str, pid: int, runs: int, batches_per_run: int) -> Dict[str, Any]:
+    """Records/s into the drain and its CPU per record, without and with an open page,
+    interleaved run by run; the medians of each."""
     rates: Dict[str, List[float]] = {"no page": [], "page open": []}
+    cpu: Dict[str, List[float]] = {"no page": [], "page open": []}
     for run in range(runs):
         for mode in ("no page", "page open"):
             fresh = [_body(run * 1000 + i) for i in range(batches_per_run)]
@@ -172,15 +182,19 @@ def measure_ingest(url: str, runs: int, batches_per_run: int) -> Dict[str, Any]:
                                             url], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                            text=True, env=child_env())
                 assert watcher.stdout is not None
-                watcher.stdout.readline()  # connected, first event read
+                watcher.stdout.readline()  # connected
             try:
+                used = _cpu(pid)
                 rates[mode].append(ingest(url, fresh))
+                cpu[mode].append((_cpu(pid) - used) * 1e6 / (len(fresh) * 1000))
             finally:
                 if watcher is not None:
                     end_child(watcher)
     medians = {mode: statistics.median(values) for mode, values in rates.items()}
-    return {"records_per_s": medians, "runs": rates,
-            "drop_pct": 100 * (1 - medians["page open"] / medians["no page"])}
+    cpu_medians = {mode: statistics.median(values) for mode, values in cpu.items()}
+    return {"records_per_s": medians, "runs": rates, "drain_cpu_us": cpu_medians,
+            "drop_pct": 100 * (1 - medians["page open"] / medians["no page"]),
+            "cpu_pct": 100 * (cpu_medians["page open"] / cpu_medians["no page"] - 1)}
 
 
 def run(system_name: str, system: Any, opts: Dict[str, Any]) -> Dict[str, Any]:
@@ -192,7 +206,8 @@ def run(system_name: str, system: Any, opts: Dict[str, Any]) -> Dict[str, Any]:
         process, url = _serve(db)
         try:
             timed = time_queries(url, total, int(opts["runs"]))
-            rates = measure_ingest(url, int(opts["ingest_runs"]), int(opts["ingest_batches"]))
+            rates = measure_ingest(url, process.pid, int(opts["ingest_runs"]),
+                                   int(opts["ingest_batches"]))
         finally:
             end_child(process)
         return {"entries": total, "build_s": built, "db_mib": os.path.getsize(db) / 2**20,
@@ -210,9 +225,12 @@ def table(result: Dict[str, Any]) -> str:
     lines += [f"| {q['query']} | {q['median_ms']:.1f} | {q['max_ms']:.1f} | {q['rows']} | "
               f"{'yes' if q['partial'] else ''} |" for q in result["queries"]]
     rates = result["ingest"]["records_per_s"]
+    cpu = result["ingest"]["drain_cpu_us"]
     lines += ["", f"Ingest, batches of 1,000 from two threads: {rates['no page']:,.0f} "
               f"records/s with no page open, {rates['page open']:,.0f} with one open "
-              f"({result['ingest']['drop_pct']:.1f} % slower)."]
+              f"({result['ingest']['drop_pct']:.1f} % slower); the drain's CPU per record "
+              f"{cpu['no page']:.1f} / {cpu['page open']:.1f} µs "
+              f"({result['ingest']['cpu_pct']:+.1f} %)."]
     return "\n".join(lines)
 
 

@@ -489,7 +489,7 @@ def test_format_record_reads_like_a_log_line() -> None:
 
 
 def test_cli_prints_records_and_stops_on_sigterm(tmp_path: Path) -> None:
-    """`drain` run: prints the endpoint, one line per record, and exits 0 on SIGTERM."""
+    """`drain` run: prints the endpoint and the page, a line per record, exits 0 on SIGTERM."""
     code = ("import sys; from astralog_logging.drain._cli import run; "
             f"sys.exit(run('127.0.0.1', 0, 'cli-token', {str(tmp_path / 'x.db')!r}))")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -497,6 +497,7 @@ def test_cli_prints_records_and_stops_on_sigterm(tmp_path: Path) -> None:
                           env=env) as proc:
         assert proc.stdout is not None
         banner = proc.stdout.readline()
+        assert proc.stdout.readline().startswith("the page: http://127.0.0.1:")
         assert _post(_Target(banner.split()[4], "cli-token"), _body()).status_code == 200
         assert proc.stdout.readline().startswith("10:00:00.123 ERROR    web/app.db  m0")
         proc.send_signal(signal.SIGTERM)

@@ -66,6 +66,7 @@ def _messages(drain: LocalDrain, **params: Any) -> List[str]:
 @contextlib.contextmanager
 def _stream(drain: LocalDrain, **params: str) -> Iterator[http.client.HTTPResponse]:
     """The live stream, read line by line as it comes (requests would wait for a block)."""
+    assert drain.page_url is not None
     parts = urllib.parse.urlsplit(drain.page_url)
     connection = http.client.HTTPConnection(parts.netloc, timeout=10)
     try:
@@ -77,7 +78,7 @@ def _stream(drain: LocalDrain, **params: str) -> Iterator[http.client.HTTPRespon
 
 def _event(stream: http.client.HTTPResponse) -> List[str]:
     """The lines of the next event (or comment), up to the blank line that ends it."""
-    lines = []
+    lines: List[str] = []
     while True:
         line = stream.fp.readline().decode()
         if line in ("", "\n"):
@@ -291,13 +292,19 @@ def browser() -> Iterator[Any]:
 
 
 def _rows(browser: Any) -> List[str]:
-    return [cell.text for cell in browser.find_elements("css selector", "tr.row td.message .text")]
+    cells = browser.find_elements("css selector", "tr.row td.message .text")
+    return [str(cell.text) for cell in cells]
 
 
-def _open(browser: Any, url: str, wanted: Callable[[List[str]], bool]) -> List[str]:
+def _open(browser: Any, drain: LocalDrain, wanted: Callable[[List[str]], bool],
+          query: str = "") -> List[str]:
+    """Load the page (``query`` appended) and wait until its rows satisfy ``wanted``."""
+    assert drain.page_url is not None
+    url = drain.page_url + query
     browser.get(url)
-    return _wait(lambda: (lambda rows: rows if wanted(rows) else None)(_rows(browser)), 10,
-                 f"rows on {url}")
+    rows: List[str] = _wait(lambda: (lambda found: found if wanted(found) else None)(
+        _rows(browser)), 10, f"rows on {url}")
+    return rows
 
 
 @pytest.mark.timeout(60)
@@ -306,7 +313,7 @@ def test_browser_lists_entries_with_their_exception_type(page: LocalDrain, brows
     _send(page, _plain(1, level="info"),
           _entry(2, exception={**_entry()["exception"], "type": "PaymentDeclined",
                                "message": "card expired"}))
-    assert _open(browser, page.page_url, lambda rows: len(rows) == 2) == ["m2", "m1"]
+    assert _open(browser, page, lambda rows: len(rows) == 2) == ["m2", "m1"]
     summaries = [e.text for e in browser.find_elements("css selector", ".exc-summary")]
     assert summaries == ["PaymentDeclined: card expired"]
 
@@ -316,7 +323,7 @@ def test_browser_level_in_the_url_filters(page: LocalDrain, browser: Any) -> Non
     """?level=error shows error and critical entries only, and the form says so."""
     _send(page, *[_entry(i, level=level) for i, level in
                   enumerate(("debug", "info", "warn", "error", "critical"))])
-    rows = _open(browser, f"{page.page_url}?level=error", lambda rows: len(rows) >= 2)
+    rows = _open(browser, page, lambda rows: len(rows) >= 2, "?level=error")
     time.sleep(0.3)  # a wrong page would render its other rows in the same task
     assert _rows(browser) == rows == ["m4", "m3"]
     assert browser.find_element("css selector", "select[name=level]").get_attribute(
@@ -328,7 +335,7 @@ def test_browser_shows_markup_as_text_and_runs_none(page: LocalDrain, browser: A
     """Markup in a message, a logger, meta keys and values, exception text: text, never run."""
     _send(page, _entry(1, message=XSS, logger=XSS, meta={XSS: XSS},
                        exception={**_entry()["exception"], "type": XSS, "message": XSS}))
-    assert _open(browser, page.page_url, lambda rows: len(rows) == 1) == [XSS]
+    assert _open(browser, page, lambda rows: len(rows) == 1) == [XSS]
     browser.find_element("css selector", "tr.row").click()
     _wait(lambda: browser.find_elements("css selector", "tr.detail"), 5, "the expanded row")
     detail = browser.find_element("css selector", "tr.detail").text
@@ -341,7 +348,7 @@ def test_browser_shows_markup_as_text_and_runs_none(page: LocalDrain, browser: A
 def test_browser_shows_a_new_record_within_two_seconds(page: LocalDrain, browser: Any) -> None:
     """A record sent while the page is open appears within 2 s, without a reload."""
     _send(page, _entry(1))
-    _open(browser, page.page_url, lambda rows: rows == ["m1"])
+    _open(browser, page, lambda rows: rows == ["m1"])
     _wait(lambda: browser.find_element("id", "live-status").text == "live", 5, "live")
     browser.execute_script("window.__same_page = true")
     sent = time.monotonic()
@@ -356,7 +363,7 @@ def test_browser_pause_counts_what_arrives_then_shows_it(page: LocalDrain,
                                                          browser: Any) -> None:
     """Paused, new records are counted, not shown; Resume shows them."""
     _send(page, _entry(1))
-    _open(browser, page.page_url, lambda rows: rows == ["m1"])
+    _open(browser, page, lambda rows: rows == ["m1"])
     _wait(lambda: browser.find_element("id", "live-status").text == "live", 5, "live")
     browser.find_element("id", "pause").click()
     _send(page, _entry(2), _entry(3))
@@ -371,7 +378,7 @@ def test_browser_pause_counts_what_arrives_then_shows_it(page: LocalDrain,
 def test_browser_click_on_a_request_id_narrows_to_it(page: LocalDrain, browser: Any) -> None:
     """Clicking a request id shows that request's records only, and the URL says so."""
     _send(page, *[_entry(i, meta={"request_id": f"req-{i % 2}"}) for i in range(4)])
-    _open(browser, page.page_url, lambda rows: len(rows) == 4)
+    _open(browser, page, lambda rows: len(rows) == 4)
     browser.find_element("css selector", "tr.row button.chip.request_id").click()  # m3: req-1
     _wait(lambda: _rows(browser) == ["m3", "m1"], 5, "req-1's records")
     assert "request_id=req-1" in browser.current_url
@@ -381,7 +388,7 @@ def test_browser_click_on_a_request_id_narrows_to_it(page: LocalDrain, browser: 
 def test_browser_expanded_exception_shows_its_cause(page: LocalDrain, browser: Any) -> None:
     """An expanded entry shows the exception chain: each link's type, message and frames."""
     _send(page, _entry(1))  # ConnectionError caused by OSError("no route")
-    _open(browser, page.page_url, lambda rows: rows == ["m1"])
+    _open(browser, page, lambda rows: rows == ["m1"])
     browser.find_element("css selector", "tr.row").click()
     heads = _wait(lambda: [e.text for e in browser.find_elements("css selector", ".exc-head")],
                   5, "the exception")

@@ -113,9 +113,6 @@ class Page:
             version, quiet_since, skipped = -1, time.monotonic(), 0
             while True:
                 if pending or skipped:
-                    if len(pending) > LIVE_MAX:
-                        skipped += len(pending) - LIVE_MAX
-                        pending = pending[-LIVE_MAX:]
                     yield _event("entries", b'{"skipped":%d,"rows":%s}' % (
                         skipped, encode_rows(pending)))
                     quiet_since, skipped = time.monotonic(), 0

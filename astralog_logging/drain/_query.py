@@ -29,6 +29,7 @@ MAX_PAGE_SIZE = 1000
 BUDGET = 0.2  # seconds a search may take before it answers with what it found
 _FIRST_WINDOW = 4096
 _MAX_WINDOW = 1 << 16
+_SPAN_ROWS = 200_000  # a time range with fewer entries is read between its first and last id
 _TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}(:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?)?")
 _BUCKETS = ((300, 19, "second"), (300 * 60, 16, "minute"), (None, 13, "hour"))
 _HISTOGRAM_SPAN = datetime.timedelta(minutes=15)
@@ -75,25 +76,44 @@ def search(store: Store, filters: Filters, before: Optional[int] = None,
     with store.reading() as db:
         (top,) = db.execute("SELECT max(id) FROM entries").fetchone()
     high = min(before, (top or 0) + 1) if before is not None else (top or 0) + 1
+    floor = 1
+    if filters.since is not None or filters.until is not None:
+        span = _id_span(store, filters)
+        if span is not None:
+            floor, high = span[0], min(high, span[1] + 1)
     whole = filters.trace_id is not None or filters.request_id is not None  # few rows each
     window, partial = _FIRST_WINDOW, False
     found: List[Tuple[int, str, str]] = []
     sql = (f"SELECT id, service, json FROM entries WHERE {where} id >= ? AND id < ? "
            "ORDER BY id DESC LIMIT ?")
-    while high > 1 and len(found) < limit:
-        low = 1 if whole else max(1, high - window)
+    while high > floor and len(found) < limit:
+        low = floor if whole else max(floor, high - window)
         with store.reading() as db:
             found += db.execute(sql, (*params, low, high, limit - len(found))).fetchall()
         if len(found) >= limit:
             high = found[-1][0]
             break
         high, window = low, min(window * 2, _MAX_WINDOW)
-        if high > 1 and clock() - started > budget:
+        if high > floor and clock() - started > budget:
             partial = True
             break
     rows: List[Row] = [(row_id, service, text.encode()) for row_id, service, text in found]
-    return {"entries": rows, "next": high if high > 1 else None, "partial": partial,
+    return {"entries": rows, "next": high if high > floor else None, "partial": partial,
             "top": top or 0}
+
+
+def _id_span(store: Store, filters: Filters) -> Optional[Tuple[int, int]]:
+    """The lowest and highest id in the time range, read from the ``entries_time`` index,
+    when the range holds at most ``_SPAN_ROWS`` entries (else None: the windows find them
+    soon enough). An empty range gives (1, 0): nothing to read."""
+    sql = ("SELECT min(id), max(id), count(*) FROM (SELECT id FROM entries "
+           "WHERE timestamp >= ? AND timestamp < ? LIMIT ?)")
+    with store.reading() as db:
+        low, high, seen = db.execute(sql, (filters.since or "", filters.until or "~",
+                                           _SPAN_ROWS + 1)).fetchone()
+    if seen > _SPAN_ROWS:
+        return None
+    return (1, 0) if low is None else (int(low), int(high))
 
 
 def histogram(store: Store, filters: Filters) -> Dict[str, Any]:

@@ -161,11 +161,16 @@ function exceptionView(exception) {
   return box;
 }
 
+// Keeps the newest MAX_ROWS rows; "Load older" then starts at the newest row removed.
 function trim() {
   const body = $("entries").tBodies[0];
-  while (body.querySelectorAll("tr.row").length > MAX_ROWS) {
+  let rows = body.querySelectorAll("tr.row").length;
+  while (rows > MAX_ROWS) {
     const last = body.lastElementChild;
-    if (last.classList.contains("row")) state.next = Number(last.dataset.id);
+    if (last.classList.contains("row")) {
+      state.next = Number(last.dataset.id) + 1;  // "before" is exclusive
+      rows -= 1;
+    }
     last.remove();
   }
   $("older").hidden = state.next === null;
