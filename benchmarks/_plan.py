@@ -40,7 +40,7 @@ class Plan:
     lifecycle_reps: int = 7
     viewer_entries: int = 1_000_000  # the drain's page: its queries on a store this large
     viewer_runs: int = 5
-    viewer_ingest_runs: int = 5
+    viewer_ingest_runs: int = 9
 
     def jobs(self, systems: List[str]) -> List[Tuple[str, str, Dict[str, Any]]]:
         """(scenario, system, options) in the order they run."""

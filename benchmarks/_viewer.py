@@ -203,6 +203,7 @@ def run(system_name: str, system: Any, opts: Dict[str, Any]) -> Dict[str, Any]:
     db = os.path.join(folder, "store.db")
     try:
         built = build(db, total)
+        size = os.path.getsize(db) / 2**20
         process, url = _serve(db)
         try:
             timed = time_queries(url, total, int(opts["runs"]))
@@ -210,7 +211,7 @@ def run(system_name: str, system: Any, opts: Dict[str, Any]) -> Dict[str, Any]:
                                    int(opts["ingest_batches"]))
         finally:
             end_child(process)
-        return {"entries": total, "build_s": built, "db_mib": os.path.getsize(db) / 2**20,
+        return {"entries": total, "build_s": built, "db_mib": size,
                 "queries": timed, "ingest": rates}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
