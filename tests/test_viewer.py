@@ -23,6 +23,7 @@ from typing import Any, Callable, Dict, Iterator, List
 import pytest
 import requests
 
+from astralog_logging.drain._live import Hub
 from astralog_logging.drain._store import Store
 from astralog_logging.testing import LocalDrain
 from tests._browser import chromium
@@ -222,6 +223,20 @@ def test_stream_sends_new_entries_and_ends_when_the_drain_stops(page: LocalDrain
         while _event(stream):  # read to the end: the drain closed the stream
             pass
         assert time.monotonic() - started < 3
+
+
+def test_a_slow_page_keeps_the_newest_batches_and_counts_the_rest() -> None:
+    """A page's queue is bounded: over capacity the oldest batches go, counted as dropped."""
+    hub = Hub(capacity=3)
+    hub.publish((1, "web", [{}], [b"{}"]))  # no page open: nothing is kept
+    page = hub.subscribe()
+    for first in (2, 4, 6):
+        hub.publish((first, "web", [{}, {}], [b"{}", b"{}"]))
+    batches, dropped = page.take()
+    assert [batch[0] for batch in batches] == [6] and dropped == 4
+    assert page.take() == ([], 0)
+    hub.unsubscribe(page)
+    assert len(hub) == 0
 
 
 def test_store_written_by_an_older_drain_gets_the_new_columns(tmp_path: Path) -> None:
