@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Optional, Union
 
 from ._request import DEFAULT_HEADER, DEFAULT_LOGGER, import_framework
-from .wsgi import EXC_INFO_KEY, ROUTE_KEY, AstralogMiddleware
+from .wsgi import COMPLETE_KEY, EXC_INFO_KEY, ROUTE_KEY, AstralogMiddleware
 
 __all__ = ["init_app"]
 
@@ -42,5 +42,15 @@ def init_app(app: Any, *, trust_proxy: Union[bool, int] = False, logger: str = D
         if exc is not None:
             request.environ[EXC_INFO_KEY] = (type(exc), exc, exc.__traceback__)
 
+    # A response made of a list, or of a declared length (error pages, send_file), is
+    # complete when the app returns: the middleware writes its entry then, so a test client
+    # that never reads the body (``client.get(...).status_code``) still gets one. Streamed
+    # ones (a generator, no Content-Length) are timed to their end.
+    def complete(response: Any) -> Any:
+        if response.is_sequence or response.content_length is not None:
+            flask.request.environ[COMPLETE_KEY] = True
+        return response
+
+    app.after_request(complete)
     app.teardown_request(note)
     return middleware

@@ -1,11 +1,17 @@
 """WSGI: ``app = AstralogMiddleware(app)`` gives one structured entry per request.
 
-Works with any WSGI framework and server. The entry is written when the body has been
-sent (the iterable is exhausted or closed), so ``duration_ms`` covers streaming and a
-failure while streaming is seen; ending on exhaustion too serves clients that never call
-``close()``, like Werkzeug's test client. While the app runs, and while its body is
-iterated, ``context(request_id=...)`` is in force, so every record the request logs
-carries the same ``request_id``.
+Works with any WSGI framework and server. When is the entry written?
+
+- A response complete when the app returns (its body a list or tuple, or marked complete
+  by the framework with ``environ[COMPLETE_KEY] = True``, as ``astralog_logging.flask``
+  does for a non-streamed Flask response): right then. Nothing is left to fail, and a test
+  client that never reads or closes the body (Flask's ``client.get(...)``) still gets it.
+- A streamed body: when it has been sent (exhausted or closed), so ``duration_ms`` covers
+  streaming and a failure while streaming is seen; if it is dropped unread and unclosed
+  (a test client again), when it is garbage collected, with ``duration_ms`` up to then.
+
+While the app runs, and while its body is iterated, ``context(request_id=...)`` is in
+force, so every record the request logs carries the same ``request_id``.
 
 Frameworks that know more than WSGI tells may put it in the environ before the response
 ends: ``environ[ROUTE_KEY]`` (the matched route template) and ``environ[EXC_INFO_KEY]`` (an
@@ -20,11 +26,12 @@ from typing import Any, Callable, Iterable, Iterator, List, Optional, Tuple, Uni
 
 from ._request import DEFAULT_HEADER, DEFAULT_LOGGER, Options, RequestLog, bind
 
-__all__ = ["EXC_INFO_KEY", "REQUEST_ID_KEY", "ROUTE_KEY", "AstralogMiddleware"]
+__all__ = ["COMPLETE_KEY", "EXC_INFO_KEY", "REQUEST_ID_KEY", "ROUTE_KEY", "AstralogMiddleware"]
 
 ROUTE_KEY = "astralog_logging.route"
 EXC_INFO_KEY = "astralog_logging.exc_info"
 REQUEST_ID_KEY = "astralog_logging.request_id"
+COMPLETE_KEY = "astralog_logging.complete"
 
 Environ = dict[str, Any]
 Headers = List[Tuple[str, str]]
@@ -76,6 +83,11 @@ class AstralogMiddleware:
             log.fail(exc)
             _end(log, environ)
             raise
+        if log.status is not None and (
+                isinstance(body, (list, tuple)) or environ.get(COMPLETE_KEY) is True):
+            _end(log, environ)  # the whole response exists: nothing left to time or fail
+            if type(body) in (list, tuple):
+                return body  # nothing to run in the context; servers may size a list
         return _Body(body, ctx, log, environ)
 
 
@@ -117,6 +129,10 @@ class _Body:
             raise
         finally:
             _end(self._log, self._environ)
+
+    def __del__(self) -> None:
+        # PEP 3333 servers always close the body; a test client may just drop it.
+        _end(self._log, self._environ)
 
 
 def _end(log: RequestLog, environ: Environ) -> None:

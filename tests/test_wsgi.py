@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 from typing import Any, Callable, Dict, Iterable, Iterator
@@ -271,3 +272,47 @@ def test_flask_example_ships_its_requests(shop: Site) -> None:
     assert entry["meta"]["route"] == "/orders/<int:order_id>"
     assert [r["meta"] for r in by_logger(records, "flask-shop")] == [
         {"order_id": 42, "request_id": rid}]
+
+
+# -- test clients that never read or close the body ----------------------------------
+
+
+def test_flask_test_client_requests_each_yield_an_entry(shop: Site) -> None:
+    """Flask's test client, body never read: N requests give N entries, status and route."""
+    app = _flask_app()
+
+    @app.get("/stream")
+    def stream() -> Any:
+        return app.response_class(iter([b"a", b"b"]))
+
+    client = app.test_client()
+    ids = [new_id() for _ in range(20)]
+    for n, rid in enumerate(ids):
+        path = "/nowhere" if n % 5 == 4 else f"/orders/{n}"
+        assert client.get(path, headers={"X-Request-ID": rid}).status_code in (200, 404)
+    streamed = new_id()
+    assert client.get("/stream", headers={"X-Request-ID": streamed}).status_code == 200
+    for n, rid in enumerate(ids):
+        entry = request_entry(shop.wait(rid, 1))
+        if n % 5 == 4:
+            assert entry["meta"]["status"] == 404 and "route" not in entry["meta"]
+        else:
+            assert entry["meta"]["status"] == 200
+            assert entry["meta"]["route"] == "/orders/<int:order_id>"
+            assert entry["meta"]["path"] == f"/orders/{n}"
+    # A streamed body dropped unread is logged when it is collected, once.
+    gc.collect()  # Werkzeug's request and environ refer to each other: only gc frees them
+    entry = request_entry(shop.wait(streamed, 1))
+    assert entry["meta"]["status"] == 200 and entry["meta"]["route"] == "/stream"
+
+
+def test_plain_wsgi_list_body_is_logged_without_close(shop: Site) -> None:
+    """A list body is complete when the app returns: its entry needs no read or close."""
+    from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+    rid = new_id()
+    environ = EnvironBuilder("/orders/1", headers={"X-Request-ID": rid}).get_environ()
+    body, status, _ = run_wsgi_app(AstralogMiddleware(_app), environ, buffered=False)
+    entry = request_entry(shop.wait(rid, 2))  # while the body is still held, unclosed
+    assert entry["meta"]["status"] == 200 and status.startswith("200")
+    assert list(body) == [b"ok"]
