@@ -59,13 +59,15 @@ from ._record import (
     unformatted,
 )
 from ._redact import DEFAULT_REDACT_KEYS
-from ._sanitize import Scrubber
+from ._sanitize import CUT_NOTE, Scrubber
 from ._values import add_note, describe, faithful, safe_str
 
 __all__ = ["RESERVED_ATTRS", "EntryEncoder"]
 
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATACLASS  # dataclasses may hold secrets: strict pass
 _MAX_ENTRY_BYTES = 256 * 1024  # the drain's own per-entry limit (protocol.md)
+_FRESH_STACK: contextvars.ContextVar[bool] = contextvars.ContextVar("_FRESH_STACK", default=False)
+_FRESH_STACK_WAIT = 1.0  # seconds; the work there is bounded by max_entry_bytes
 _DIGITS = tuple(f"{n:03d}" for n in range(1000))  # "000".."999": microseconds in two halves
 
 
@@ -120,7 +122,9 @@ class EntryEncoder:
         """
         try:
             return self._encode(record, formatter)
-        except RecursionError:  # logged from the bottom of a runaway recursion: no stack left
+        except RecursionError as exc:  # logged from the bottom of a runaway recursion
+            if _FRESH_STACK.get():  # the retry recursed too (a __repr__ that logs...): stop
+                return _emergency(record, exc, self._limit, self._scrubber)
             try:
                 data: bytes | None = _on_fresh_stack(self._encode, record, formatter)
                 return data
@@ -175,7 +179,7 @@ class EntryEncoder:
                 if key not in RESERVED_ATTRS:
                     meta[key] = attrs[key]
             if tail and "meta" in attrs:
-                merge_explicit(meta, attrs["meta"], notes)
+                merge_explicit(meta, attrs["meta"], notes, self._scrubber.max_keys)
             if "trace_id" in meta or "span_id" in meta:
                 trace_id, span_id = meta.pop("trace_id", None), meta.pop("span_id", None)
             if meta:
@@ -203,6 +207,8 @@ class EntryEncoder:
             entry["stack"] = self._scrubber.text(safe_str(record.stack_info), keep_ends=True)
         if notes:
             entry["notes"] = notes
+            if any(CUT_NOTE in note for note in notes):
+                entry["truncated"] = True
         if self._before_send is not None:
             final = apply_before_send(self._before_send, entry)
             if final is None:
@@ -254,12 +260,16 @@ def _on_fresh_stack(func: Callable[..., Any], *args: Any) -> Any:
 
     Only C-level calls happen here (no threading.Thread, whose Python frames would hit
     the very recursion limit this escapes); the new thread has its own recursion budget.
+    Records logged there while encoding (a ``__repr__`` that logs) get no further retry,
+    so a recursion that logs ends instead of hopping from thread to thread. The wait is
+    bounded: user code run there may want a lock this thread holds.
     """
     outcome: list[Any] = []
     done = _thread.allocate_lock()
     done.acquire()
 
     def run() -> None:
+        _FRESH_STACK.set(True)
         try:
             outcome.append((True, func(*args)))
         except BaseException as exc:  # handed back to the caller below
@@ -268,7 +278,8 @@ def _on_fresh_stack(func: Callable[..., Any], *args: Any) -> Any:
             done.release()
 
     _thread.start_new_thread(contextvars.copy_context().run, (run,))
-    done.acquire()
+    if not done.acquire(timeout=_FRESH_STACK_WAIT):
+        raise TimeoutError("encoding on a fresh stack took too long")
     ok, value = outcome[0]
     if not ok:
         raise value

@@ -17,8 +17,10 @@ import logging
 import socket
 import sys
 from collections.abc import Mapping
+from itertools import islice
 from typing import Any, Callable, Optional
 
+from ._sanitize import CUT_NOTE
 from ._values import add_note, describe, safe_repr, safe_str
 
 __all__ = [
@@ -79,10 +81,18 @@ def tail_keys(attrs: dict[str, Any]) -> list[str]:
     return tail
 
 
-def merge_explicit(meta: dict[Any, Any], explicit: Any, notes: list[str]) -> None:
-    """``extra={"meta": {...}}``: the explicit channel, so it wins over plain extra keys."""
+def merge_explicit(meta: dict[Any, Any], explicit: Any, notes: list[str], max_keys: int) -> None:
+    """``extra={"meta": {...}}``: the explicit channel, so it wins over plain extra keys.
+
+    Only the first ``max_keys`` are copied: more could never fit an entry, and copying a
+    million keys would cost the caller what the entry limit is meant to bound.
+    """
     if type(explicit) is dict or isinstance(explicit, Mapping):  # the ABC check is slow
-        meta.update(explicit)
+        if len(explicit) <= max_keys:
+            meta.update(explicit)
+            return
+        meta.update(islice(explicit.items(), max_keys))
+        add_note(notes, f"meta: {len(explicit) - max_keys} of {len(explicit)} items {CUT_NOTE}")
     elif explicit is not None:
         meta["meta"] = explicit
         add_note(notes, f"meta: extra 'meta' was a {type(explicit).__name__}, not a mapping")

@@ -7,6 +7,14 @@ get silently wrong (NaN and infinities become ``null``), changing only what must
 (unknown types, non-string keys, lone surrogates, huge ints): it rebuilds the entry from
 JSON types and notes each fix-up. Both bound what would make them fail or blow up:
 cycles, nesting, node counts, huge strings.
+
+Both also stop early: a running estimate of the JSON size walked so far (string
+lengths, each at most an eighth of the budget, plus separators) is kept against a budget
+of ``max_str`` (twice the entry limit), and once it is spent the rest of a mapping or sequence is cut, its head kept,
+with a note that says so (``CUT_NOTE`` in it: the entry is then marked ``truncated``).
+So a million meta keys or a list of a million items cost what the limit allows, not
+what the caller passed; the exact fit to ``max_entry_bytes`` happens later, on what is
+left.
 """
 
 from __future__ import annotations
@@ -14,12 +22,15 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator, Mapping
 from enum import Enum
+from itertools import islice
 from typing import Any
 
 from ._redact import REDACTED, needs_scrub, normalize_key, scrub_text
 from ._values import add_note, faithful, int_text, safe_repr, safe_str
 
-__all__ = ["Scrubber"]
+__all__ = ["CUT_NOTE", "Scrubber"]
+
+CUT_NOTE = "cut to fit max_entry_bytes"
 
 _MAX_DEPTH = 32
 _MAX_NODES = 10_000
@@ -46,11 +57,16 @@ class Scrubber:
     what would make it fail or blow up (cycles, nesting, huge strings).
     """
 
-    __slots__ = ("_flags", "_keys", "_max_str", "safe_keys")
+    __slots__ = ("_flags", "_keys", "_max_str", "long", "max_keys", "room", "safe_keys")
 
     def __init__(self, keys: frozenset[str] | None, max_str: int) -> None:
         self._keys = keys
         self._max_str = max_str
+        self.room = max_str  # the JSON size one walk may keep before it cuts
+        # A long string is charged only this much: fit, not the walk, decides which of a
+        # few long values to shorten (each is already cut to max_str).
+        self.long = max_str // 8
+        self.max_keys = max_str // 8  # each key costs at least 5 bytes ("":0,) of max_str/2
         # Key names repeat across records: remember each exact spelling's verdict.
         self._flags: dict[str, bool] = {}
         # The same verdicts as a set of harmless names, so a whole meta dict is checked with
@@ -83,6 +99,11 @@ class Scrubber:
             text = scrub_text(text)
         return text
 
+    @staticmethod
+    def cut(notes: list[str], where: str, dropped: int, total: int) -> None:
+        """Say that the last ``dropped`` of ``total`` items under ``where`` were cut."""
+        add_note(notes, f"{where}: {dropped} of {total} items {CUT_NOTE}")
+
     def clean_meta(self, meta: dict[Any, Any], notes: list[str]) -> None:
         """Clean ``meta`` (our own merged dict) in place.
 
@@ -92,15 +113,21 @@ class Scrubber:
         the slower per-item pass.
         """
         keys = self._keys
+        max_str = self._max_str
+        if len(meta) > self.max_keys:  # more than could ever fit: the last ones go now
+            Scrubber.cut(notes, "meta", len(meta) - self.max_keys, len(meta))
+            for late in list(islice(meta, self.max_keys, None)):
+                del meta[late]
         if keys is not None and not self.safe_keys.issuperset(meta):
             for key in meta:
                 if type(key) is str and self.sensitive(key):
                     meta[key] = REDACTED
-        max_str = self._max_str
+        size = 0
         for value in meta.values():
             kind = type(value)
             if kind is str:
-                if len(value) > max_str or (keys is not None and (
+                size += len(value)
+                if size > max_str or (keys is not None and (
                     "://" in value or "=" in value or "earer" in value or "EARER" in value
                 )):  # fmt: skip
                     break
@@ -117,15 +144,25 @@ class Scrubber:
 
     def _fix_items(self, meta: dict[Any, Any], notes: list[str]) -> None:
         walk = _Walk(self, notes, strict=False)
-        for key, value in meta.items():
+        for position, (key, value) in enumerate(meta.items()):
+            walk.room -= len(key) + 4 if type(key) is str else 8
+            if walk.room < 0:  # the budget is spent: the keys after this one go
+                Scrubber.cut(notes, "meta", len(meta) - position, len(meta))
+                for late in list(islice(meta, position, None)):
+                    del meta[late]
+                return
             kind = type(value)
             if kind is str:
-                meta[key] = self.text(value)
+                meta[key] = text = self.text(value)
+                walk.room -= min(len(text), self.long)
             elif kind is float and value - value != 0.0:
                 meta[key] = repr(value)
                 add_note(notes, f"meta.{key}: non-finite float sent as a string")
             elif isinstance(value, (dict, list, tuple)):
+                left = walk.room  # one container may use half of what is left, so that
+                walk.room = left // 2  # the keys after a huge one still arrive
                 new = walk.value(value, f"meta.{key}", 1, True)
+                walk.room += left - left // 2
                 if new is not value:
                     meta[key] = new
 
@@ -138,6 +175,7 @@ class Scrubber:
         walk = _Walk(self, notes, strict=True)
         out: dict[str, Any] = {}
         for key, value in entry.items():
+            walk.room = self.room  # each field its own budget: fit decides which one to cut
             name = walk.key(key, "entry")
             out[name] = walk.value(value, name, 1, name == "meta")
         return out
@@ -146,7 +184,7 @@ class Scrubber:
 class _Walk:
     """One descent through nested values, with the state that keeps it bounded."""
 
-    __slots__ = ("budget", "notes", "path", "scrubber", "strict")
+    __slots__ = ("budget", "notes", "path", "room", "scrubber", "strict")
 
     def __init__(self, scrubber: Scrubber, notes: list[str], *, strict: bool) -> None:
         self.scrubber = scrubber
@@ -154,6 +192,8 @@ class _Walk:
         self.strict = strict
         self.path: list[int] = []  # ids of the containers being walked: a repeat is a cycle
         self.budget = _MAX_NODES
+        self.room = scrubber.room  # JSON bytes (a lower bound) still allowed: see the top
+
 
     def key(self, key: Any, where: str) -> Any:
         if not self.strict:
@@ -175,7 +215,10 @@ class _Walk:
     def value(self, value: Any, where: str, depth: int, redact: bool) -> Any:
         kind = type(value)
         if kind is str:
-            return self.text(value, where)
+            text = self.text(value, where)
+            self.room -= min(len(text), self.scrubber.long) + 3
+            return text
+        self.room -= 2
         if kind is bool or value is None:
             return value
         if kind is int:
@@ -205,6 +248,8 @@ class _Walk:
             if isinstance(value, dict) or not isinstance(value, (list, tuple, set, frozenset)):
                 return self.mapping(value, where, depth, redact)
             return self.sequence(value, where, depth, redact)
+        except RecursionError:
+            raise  # our own stack ran out, not the container's fault: encode retries
         except Exception:  # a hostile container (items() raising, ...)
             if not self.strict:
                 raise
@@ -218,6 +263,12 @@ class _Walk:
         sensitive = self.scrubber.sensitive if redact else None
         out: dict[Any, Any] | None = {} if self.strict else None
         for position, (key, item) in enumerate(items):
+            if self.room < 0:
+                total = len(value) if isinstance(value, Mapping) else position + 1
+                Scrubber.cut(self.notes, where, total - position, total)
+                if out is None:
+                    out = dict(islice(value.items(), position))
+                break
             name = self.key(key, where)
             if sensitive is not None and type(name) is str and sensitive(name):
                 new: Any = REDACTED
@@ -232,6 +283,11 @@ class _Walk:
     def sequence(self, value: Any, where: str, depth: int, redact: bool) -> Any:
         out: list[Any] | None = [] if self.strict else None
         for position, item in enumerate(value):
+            if self.room < 0:
+                Scrubber.cut(self.notes, where, len(value) - position, len(value))
+                if out is None:
+                    out = list(value[:position])
+                break
             new = self.value(item, where, depth + 1, redact)
             if out is None and new is not item:
                 out = list(value[:position])
@@ -252,5 +308,5 @@ class _Walk:
             plain = faithful(value)
         except Exception:  # any failure means "not faithfully convertible"
             add_note(self.notes, f"{where}: {type(value).__qualname__} sent as its repr")
-            return self.text(safe_repr(value), where)
+            return self.value(safe_repr(value), where, depth, redact)  # counted against room
         return self.value(plain, where, depth, redact)

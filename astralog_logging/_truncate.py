@@ -4,8 +4,9 @@ The order is the issue's: the message first (its head is kept: that is where peo
 the point), then meta values, then the stack texts and frame lists, cut in the middle so
 that both the entry point and the raising frame survive. Within a step the largest values
 are cut first, all down to one common ceiling, so small values stay whole and no big one
-vanishes entirely. Whatever still does not fit (a flood of tags, thousands of meta keys, a
-tiny limit) leaves only the required fields, the exception's headline and the notes.
+vanishes entirely. Then, when many small meta values are still too many, the last keys
+are dropped (the first ones arrive). Whatever still does not fit (a flood of tags, a tiny
+limit) leaves only the required fields, the exception's headline and the notes.
 
 Sizes are measured with the same ``dumps`` that encodes the entry, value by value: a
 value's JSON is the same bytes on its own as inside the entry, so each cut can be sized
@@ -30,6 +31,7 @@ _REQUIRED = (
     "timestamp", "level", "message", "logger", "host", "pid", "process_name", "thread_name",
 )  # fmt: skip
 _HEADLINE = ("type", "module", "message")
+_MARKER_BYTES = 32  # " ...[truncated N bytes]" and quotes: shorter values cannot shrink
 _CAPS = (200, 48, 8)  # characters kept of each short string, round by round, in the last resort
 
 
@@ -41,8 +43,14 @@ def fit(entry: dict[str, Any], limit: int, dumps: Dumps) -> bytes:
         for _ in range(2):  # a second round mops up bytes added by markers and counters
             if len(data) <= limit:
                 return data
-            _shrink(step(entry), len(data) - limit, dumps)
+            if not _shrink(step(entry), len(data) - limit, dumps):
+                break  # nothing here could be cut: the next step
             data = dumps(entry)
+    for _ in range(2):
+        if len(data) <= limit:
+            return data
+        _drop_meta_keys(entry, len(data) - limit, dumps)
+        data = dumps(entry)
     if len(data) <= limit:
         return data
     return _last_resort(entry, limit, dumps)
@@ -98,8 +106,10 @@ def _trace_slots(entry: dict[str, Any]) -> Iterator[Slot]:
         pending.extend(node.get("exceptions") or ())
 
 
-def _shrink(slots: Iterator[Slot], excess: int, dumps: Dumps) -> None:
+def _shrink(slots: Iterator[Slot], excess: int, dumps: Dumps) -> bool:
     """Cut the largest slots down to one common ceiling so that ``excess`` bytes go.
+
+    False when no slot was cut (all were too small to shorten).
 
     Water-filling: slots below the ceiling stay whole, the larger ones are all cut to it,
     so the biggest values lose most and each keeps its head (or both ends).
@@ -114,13 +124,35 @@ def _shrink(slots: Iterator[Slot], excess: int, dumps: Dumps) -> None:
             break
         budget -= item[0]
     else:
-        return
+        return False
+    cut = False
     for size, _, container, key, how in sized:
-        if size <= ceiling:
+        if size <= ceiling or size <= _MARKER_BYTES:  # a cut's marker would be as long
             continue
         original = container[key]
         if _cut_slot(container, key, how, ceiling, dumps) >= size:
             container[key] = original  # a marker longer than a small value: keep the value
+        else:
+            cut = True
+    return cut
+
+
+def _drop_meta_keys(entry: dict[str, Any], excess: int, dumps: Dumps) -> None:
+    """Many small meta values: the last keys go, so that the first ones still arrive."""
+    meta = entry.get("meta")
+    if not isinstance(meta, dict) or not meta:
+        return
+    total = len(meta)
+    note = f"meta: the last {{}} of {total} keys dropped to fit max_entry_bytes"
+    excess += len(note) + 8  # the note's own bytes, counted here rather than in a third round
+    dropped = 0
+    while meta and excess > 0:
+        key, value = meta.popitem()
+        excess -= len(dumps(key)) + len(dumps(value)) + 2
+        dropped += 1
+    notes = entry.get("notes")
+    entry["notes"] = notes = list(notes) if isinstance(notes, list) else []
+    notes.append(note.format(dropped))
 
 
 def _cut_slot(container: Any, key: Any, how: str, target: int, dumps: Dumps) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import date, time
 from decimal import Decimal
+from itertools import islice
 from pathlib import PurePath
 from typing import Any
 from uuid import UUID
@@ -17,6 +18,7 @@ from uuid import UUID
 __all__ = ["MAX_NOTES", "add_note", "describe", "faithful", "int_text", "safe_repr", "safe_str"]
 
 MAX_NOTES = 16
+MAX_ITEMS = 128 * 1024  # items (or bytes) of one value that could ever fit the largest entry
 
 
 def safe_repr(value: object) -> str:
@@ -52,13 +54,14 @@ def faithful(value: Any) -> Any:
     """
     if isinstance(value, (Decimal, PurePath, UUID)):
         return str(value)
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
+    if isinstance(value, (set, frozenset, tuple)):  # more items could not fit any entry
+        return list(islice(value, MAX_ITEMS)) if len(value) > MAX_ITEMS else list(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
+        raw = bytes(value[:MAX_ITEMS])
         try:
-            return bytes(value).decode("utf-8")
+            return raw.decode("utf-8")
         except UnicodeDecodeError:
-            return repr(bytes(value))
+            return repr(raw)
     if isinstance(value, (date, time)):
         return value.isoformat()
     if type(value).__module__ == "numpy" and hasattr(value, "tolist"):
