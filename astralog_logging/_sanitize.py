@@ -10,12 +10,12 @@ cycles, nesting, node counts, huge strings.
 
 Both also stop early: a running estimate of the JSON size walked so far (string
 lengths, each at most an eighth of the budget, plus separators) is kept against a budget
-of ``max_str`` (twice the entry limit), and once it is spent the rest of a mapping or sequence is cut, its head kept,
-with a note that says so (``CUT_NOTE`` in it: the entry is then marked ``truncated``).
-So a million meta keys or a list of a million items cost what the limit allows, not
-what the caller passed; the exact fit to ``max_entry_bytes`` happens later, on what is
-left.
-"""
+of ``max_str`` (twice the entry limit). Once it is spent the rest of a mapping or
+sequence is cut, its head kept, with a note (``CUT_NOTE`` in it marks the entry
+``truncated``); one top-level meta value may spend only half of what is left, so the
+keys after it still arrive. A million meta keys or a million-item list thus cost what
+the limit allows, not what the caller passed; the exact fit to ``max_entry_bytes``
+happens later, on what is left."""
 
 from __future__ import annotations
 
