@@ -272,6 +272,11 @@ class _Walk:
             name = self.key(key, where)
             if sensitive is not None and type(name) is str and sensitive(name):
                 new: Any = REDACTED
+            elif depth <= 1 and not isinstance(item, (str, int, float)):
+                left = self.room  # as at meta's top: one value may spend half of what is left
+                self.room = left // 2
+                new = self.value(item, where, depth + 1, redact)
+                self.room += left - left // 2
             else:
                 new = self.value(item, where, depth + 1, redact)
             if out is None and new is not item:

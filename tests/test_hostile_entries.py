@@ -1,0 +1,164 @@
+"""Hostile inputs to the encoder: every record arrives valid, and emit's cost is bounded.
+
+The caller's thread pays for ``emit``; what it costs must depend on ``max_entry_bytes``,
+not on how much the caller passed, and whatever the input (a huge meta, a call from the
+bottom of the stack, a ``__repr__`` that logs) the entry must pass the drain's checks:
+the ``drain`` fixture fails a test on any refused request.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import sys
+import time
+from typing import Any, Callable, Dict, Iterator, List
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from astralog_logging import AstralogHandler
+from astralog_logging._entry import EntryEncoder
+from astralog_logging.drain._validate import validate_entry
+from astralog_logging.testing import LocalDrain
+
+LIMIT = 65536
+BOUND = 0.5  # seconds per emit at the default limit; the bounded work takes ~0.03 s
+
+
+@pytest.fixture
+def log(drain: LocalDrain) -> Iterator[logging.Logger]:
+    """A logger whose only handler ships to ``drain``; closed after the test."""
+    handler = AstralogHandler(endpoint=drain.endpoint, token=drain.token, project_id="tests",
+                              service="hostile", flush_interval=0.1, max_entry_bytes=LIMIT)
+    logger = logging.getLogger("hostile")
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    try:
+        yield logger
+    finally:
+        logger.handlers[:] = []
+        handler.close()
+
+
+def _arrived(drain: LocalDrain, n: int) -> List[Dict[str, Any]]:
+    records = drain.wait_for_records(n, timeout=30)
+    assert len(records) == n
+    for record in records:
+        assert validate_entry(record) is None
+    return records
+
+
+def _at_depth(margin: int, call: Callable[[], None]) -> None:
+    """``call()`` from ``margin`` frames below the recursion limit."""
+    def down(n: int) -> None:
+        if n <= 0:
+            call()
+        else:
+            down(n - 1)
+
+    down(sys.getrecursionlimit() - len(inspect.stack(0)) - margin)
+
+
+class Opaque:
+    """JSON cannot hold it: its entry takes the strict pass, which walks every field."""
+
+    def __repr__(self) -> str:
+        return "Opaque()"
+
+
+class Chatty:
+    """A value whose __repr__ logs a record that carries the value itself."""
+
+    def __init__(self, log: logging.Logger) -> None:
+        self.log = log
+
+    def __repr__(self) -> str:
+        self.log.warning("repr of chatty", extra={"meta": {"me": self}})
+        return "Chatty()"
+
+
+def test_records_logged_near_the_recursion_limit_arrive_valid(
+        drain: LocalDrain, log: logging.Logger) -> None:  # fmt: skip
+    """Logged a few frames below the limit, nested meta stays an object and source too."""
+    margins = list(range(26, 70, 2))
+    for margin in margins:
+        meta = {"o": Opaque(), "nested": {"list": [1, {"deep": Opaque()}]}, "margin": margin}
+        _at_depth(margin, lambda meta=meta: log.info("deep %s", Opaque(), extra={"meta": meta}))
+    records = _arrived(drain, len(margins))
+    assert sorted(r["meta"]["margin"] for r in records) == margins
+    for record in records:
+        assert record["meta"]["nested"] == {"list": [1, {"deep": "Opaque()"}]}
+        assert record["meta"]["o"] == "Opaque()" and record["message"] == "deep Opaque()"
+        assert record["source"]["function"] == "<lambda>"
+
+
+def test_a_repr_that_logs_ends_and_every_record_arrives_valid(
+        drain: LocalDrain, log: logging.Logger) -> None:  # fmt: skip
+    """A __repr__ that logs itself recurses to the limit once more at most, then ends."""
+    started = time.monotonic()
+    log.warning("top", extra={"meta": {"me": Chatty(log)}})
+    assert time.monotonic() - started < 5
+    assert log.handlers[0].flush(10)  # type: ignore[attr-defined]
+    records = _arrived(drain, len(drain.records()))
+    assert {r["message"] for r in records} >= {"top", "repr of chatty"}
+    assert all(type(r.get("meta", {})) is dict for r in records)
+
+
+@pytest.mark.parametrize("keys", [1_000, 100_000, 1_000_000])
+def test_huge_meta_costs_what_the_limit_allows_and_keeps_its_head(
+        drain: LocalDrain, log: logging.Logger, keys: int) -> None:  # fmt: skip
+    """A million meta keys: emit stays bounded, and the first keys arrive, marked truncated."""
+    meta = {f"k{n}": n for n in range(keys)}
+    started = time.perf_counter()
+    log.info("wide", extra={"meta": meta})
+    assert time.perf_counter() - started < BOUND
+    (record,) = _arrived(drain, 1)
+    assert record["meta"]["k0"] == 0 and record["meta"]["k999"] == 999
+    assert record.get("truncated", False) is (keys > 1_000)
+
+
+@pytest.mark.parametrize("value", [
+    pytest.param(lambda: list(range(5_000_000)), id="list"),
+    pytest.param(lambda: [Opaque()] * 1_000_000, id="opaque-list"),
+    pytest.param(lambda: "x" * 50_000_000, id="string"),
+    pytest.param(lambda: [[n, str(n)] for n in range(1_000_000)], id="nested-lists"),
+    pytest.param(lambda: {"k": {str(n): n for n in range(1_000_000)}}, id="nested-keys"),
+])
+def test_huge_values_are_cut_within_the_bound(
+        drain: LocalDrain, log: logging.Logger, value: Callable[[], Any]) -> None:  # fmt: skip
+    """One huge value: emit stays bounded; it arrives cut, with the key after it intact."""
+    meta = {"huge": value(), "after": "kept"}
+    started = time.perf_counter()
+    log.info("huge", extra={"meta": meta})
+    assert time.perf_counter() - started < BOUND
+    (record,) = _arrived(drain, 1)
+    assert record["truncated"] is True and record["meta"]["after"] == "kept"
+
+
+sizes = st.integers(min_value=0, max_value=200_000)
+shapes = st.one_of(
+    sizes.map(lambda n: {f"k{i}": i for i in range(n)}),
+    sizes.map(lambda n: list(range(n))),
+    sizes.map(lambda n: "é=" * n),
+    sizes.map(lambda n: [Opaque()] * n),
+    sizes.map(lambda n: [{"a": [i, "x" * (i % 50)]} for i in range(n // 10)]),
+    sizes.map(lambda n: {i: Opaque() for i in range(n // 10)}),
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(parts=st.lists(shapes, min_size=1, max_size=3),
+       limit=st.sampled_from([1024, 8192, LIMIT]))
+def test_any_size_of_meta_becomes_one_valid_entry_within_the_limit(
+        parts: List[Any], limit: int) -> None:  # fmt: skip
+    """Property: any mix of big values encodes to one valid entry, never over the limit."""
+    record = logging.LogRecord("app", logging.INFO, "/a.py", 1, "m", (), None)
+    record.meta = {f"part{n}": part for n, part in enumerate(parts)}
+    data = EntryEncoder(max_entry_bytes=limit).encode(record)
+    assert data is not None and len(data) <= limit
+    entry = orjson.loads(data)
+    assert validate_entry(entry) is None and type(entry.get("meta", {})) is dict
