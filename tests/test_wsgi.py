@@ -281,7 +281,7 @@ def test_flask_test_client_requests_each_yield_an_entry(shop: Site) -> None:
     """Flask's test client, body never read: N requests give N entries, status and route."""
     app = _flask_app()
 
-    @app.get("/stream")
+    @app.get("/stream")  # type: ignore[untyped-decorator]
     def stream() -> Any:
         return app.response_class(iter([b"a", b"b"]))
 
@@ -311,7 +311,7 @@ def test_plain_wsgi_list_body_is_logged_without_close(shop: Site) -> None:
     from werkzeug.test import EnvironBuilder, run_wsgi_app
 
     rid = new_id()
-    environ = EnvironBuilder("/orders/1", headers={"X-Request-ID": rid}).get_environ()
+    environ = EnvironBuilder("/orders/1", headers=[("X-Request-ID", rid)]).get_environ()
     body, status, _ = run_wsgi_app(AstralogMiddleware(_app), environ, buffered=False)
     entry = request_entry(shop.wait(rid, 2))  # while the body is still held, unclosed
     assert entry["meta"]["status"] == 200 and status.startswith("200")
