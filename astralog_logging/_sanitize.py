@@ -144,17 +144,21 @@ class Scrubber:
 
     def _fix_items(self, meta: dict[Any, Any], notes: list[str]) -> None:
         walk = _Walk(self, notes, strict=False)
-        for position, (key, value) in enumerate(meta.items()):
-            walk.room -= len(key) + 4 if type(key) is str else 8
-            if walk.room < 0:  # the budget is spent: the keys after this one go
-                Scrubber.cut(notes, "meta", len(meta) - position, len(meta))
-                for late in list(islice(meta, position, None)):
-                    del meta[late]
+        walk.room -= 6 * len(meta)  # each key's quotes, colon, comma and a short name
+        long = self.long
+        for key, value in meta.items():
+            if walk.room < 0:  # the budget is spent: this key and the ones after it go
+                late = list(meta)
+                late = late[late.index(key):]
+                Scrubber.cut(notes, "meta", len(late), len(meta))
+                for name in late:
+                    del meta[name]
                 return
             kind = type(value)
             if kind is str:
                 meta[key] = text = self.text(value)
-                walk.room -= min(len(text), self.long)
+                size = len(text)
+                walk.room -= size if size < long else long
             elif kind is float and value - value != 0.0:
                 meta[key] = repr(value)
                 add_note(notes, f"meta.{key}: non-finite float sent as a string")
@@ -216,7 +220,9 @@ class _Walk:
         kind = type(value)
         if kind is str:
             text = self.text(value, where)
-            self.room -= min(len(text), self.scrubber.long) + 3
+            size = len(text) + 3
+            long = self.scrubber.long
+            self.room -= size if size < long else long
             return text
         self.room -= 2
         if kind is bool or value is None:
