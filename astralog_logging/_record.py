@@ -198,10 +198,48 @@ def apply_before_send(hook: BeforeSend, entry: dict[str, Any]) -> dict[str, Any]
     if not isinstance(result, dict):
         return _with_note(entry, f"before_send returned {type(result).__name__}; ignored")
     broken = [k for k, kind in _REQUIRED.items() if type(result.get(k)) is not kind]
+    broken += [k for k, fits in _OPTIONAL.items() if k in result and not fits(result[k])]
     if broken:
-        result.update((k, entry[k]) for k in broken)
+        for key in broken:  # ours, which fits the protocol, or nothing
+            if key in entry:
+                result[key] = entry[key]
+            else:
+                del result[key]
         return _with_note(result, f"before_send broke {', '.join(broken)}; restored")
     return result
+
+
+def _location(value: Any) -> bool:
+    return (type(value) is dict and type(value.get("file")) is str
+            and type(value.get("line")) is int and type(value.get("function")) is str)
+
+
+def _exception(value: Any) -> bool:
+    """The protocol's exception shape down the cause chain (a loop: chains can be long)."""
+    while value is not None:
+        if type(value) is not dict or "cause" not in value:
+            return False
+        if not all(type(value.get(k)) is str for k in ("type", "module", "message",
+                                                        "stacktrace")):
+            return False
+        frames = value.get("frames")
+        if type(frames) is not list or not all(_location(f) for f in frames):
+            return False
+        value = value["cause"]
+    return True
+
+
+# What the drain checks of the optional fields a ``before_send`` may have rewritten.
+_OPTIONAL: dict[str, Callable[[Any], bool]] = {
+    "service": lambda v: type(v) is str,
+    "trace_id": lambda v: v is None or type(v) is str,
+    "span_id": lambda v: v is None or type(v) is str,
+    "source": _location,
+    "tags": lambda v: type(v) is list and all(type(t) is str for t in v),
+    "meta": lambda v: type(v) is dict,
+    "truncated": lambda v: type(v) is bool,
+    "exception": lambda v: v is not None and _exception(v),
+}
 
 
 def _with_note(entry: dict[str, Any], note: str) -> dict[str, Any]:

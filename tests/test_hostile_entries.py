@@ -176,3 +176,33 @@ def test_any_size_of_meta_becomes_one_valid_entry_within_the_limit(
     assert validate_entry(entry) is None and type(entry.get("meta", {})) is dict
     if meta and limit >= 8192:  # room beyond the required fields and notes
         assert str(next(iter(meta))) in entry["meta"]  # the first key survives
+
+
+def _vandal(entry: Dict[str, Any]) -> Dict[str, Any]:
+    """A before_send that breaks every optional field the protocol types."""
+    entry.update(meta="flat", tags="one", source=["x"], truncated="yes", trace_id=5,
+                 service=None, exception={"type": 1})
+    return entry
+
+
+def test_a_before_send_that_breaks_optional_fields_is_repaired(drain: LocalDrain) -> None:
+    """before_send's wrongly typed optional fields are restored (or dropped), never a 400."""
+    handler = AstralogHandler(endpoint=drain.endpoint, token=drain.token, project_id="tests",
+                              service="hostile", flush_interval=0.1, before_send=_vandal)
+    logger = logging.getLogger("hostile.before_send")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            logger.exception("broken", extra={"meta": {"kept": 1}, "tags": ["t"]})
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+    (record,) = _arrived(drain, 1)
+    assert record["meta"] == {"kept": 1} and record["tags"] == ["t"]
+    assert record["source"]["function"].startswith("test_a_before_send")
+    assert record["exception"]["type"] == "ValueError"
+    assert "truncated" not in record and "service" not in record and "trace_id" not in record
+    assert any("before_send broke" in note for note in record["notes"])
