@@ -104,27 +104,50 @@ class RequestMiddleware:
         else:
             ctx = contextvars.copy_context()
             bind(ctx, request_id=log.request_id)
-            response.streaming_content = _stream(response.streaming_content, ctx, log)
+            response.streaming_content = _Stream(response.streaming_content, ctx, log)
         return response
 
 
-def _stream(content: Any, ctx: contextvars.Context, log: RequestLog) -> Iterator[Any]:
-    """A streamed body, iterated in the request's context; its end ends the request."""
-    chunks = ctx.run(iter, content)
-    try:
-        while True:
-            try:
-                chunk = ctx.run(next, chunks)
-            except StopIteration:
-                return
-            yield chunk
-    except GeneratorExit:  # the server closed the body early: the client left
-        raise
-    except BaseException as exc:
-        log.fail(exc)
-        raise
-    finally:
-        log.finish()
+class _Stream:
+    """A streamed body, iterated in the request's context; its end ends the request.
+
+    A class rather than a generator so that a body dropped unread and unclosed (Django's
+    test client never reads a streamed response it is not asked for) still ends the
+    request when it is collected: an unstarted generator runs no ``finally``.
+    """
+
+    __slots__ = ("_chunks", "_ctx", "_log")
+
+    def __init__(self, content: Any, ctx: contextvars.Context, log: RequestLog) -> None:
+        self._ctx = ctx
+        self._log = log
+        self._chunks: Iterator[Any] = ctx.run(iter, content)
+
+    def __iter__(self) -> _Stream:
+        return self
+
+    def __next__(self) -> Any:
+        try:
+            return self._ctx.run(next, self._chunks)
+        except StopIteration:
+            self._log.finish()
+            raise
+        except BaseException as exc:
+            self._log.fail(exc)
+            self._log.finish()
+            raise
+
+    def close(self) -> None:
+        """Called by Django's ``response.close()``: the server is done, or the client left."""
+        try:
+            close = getattr(self._chunks, "close", None)
+            if close is not None:
+                self._ctx.run(close)
+        finally:
+            self._log.finish()
+
+    def __del__(self) -> None:
+        self._log.finish()
 
 
 async def _async_stream(content: Any, log: RequestLog) -> AsyncIterator[Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import logging
 import os
@@ -173,3 +174,14 @@ def test_example_project_ships_its_requests(shop: Site) -> None:
     entry = request_entry(records)
     assert entry["meta"]["route"] == "/hello/<str:name>/"
     assert {r["logger"] for r in records} == {REQUEST_LOGGER, "mysite.views"}
+
+
+def test_streaming_response_never_read_is_logged_when_dropped(shop: Site) -> None:
+    """The test client does not read a streamed body: dropping it still ends the request."""
+    rid = new_id()
+    response = Client().get("/stream/", HTTP_X_REQUEST_ID=rid)
+    assert response.status_code == 200
+    del response
+    gc.collect()  # a response may sit in a reference cycle: only gc frees it
+    entry = request_entry(shop.wait(rid, 1))
+    assert entry["meta"]["status"] == 200 and entry["meta"]["route"] == "/stream/"
