@@ -39,7 +39,7 @@ def test_package_import_loads_no_handler() -> None:
     out = subprocess.run([sys.executable, "-c", """
 import sys
 import astralog_logging
-print("astralog_logging.handler" in sys.modules, "astralog_logging._owner" in sys.modules)
+print("astralog_logging.handler" in sys.modules, "astralog_logging._app._owner" in sys.modules)
 print(astralog_logging.AstralogHandler.__name__, astralog_logging.init_worker.__name__)
 """], capture_output=True, text=True, env=drain_env("http://127.0.0.1:9", "t"), cwd=ROOT,
         timeout=60, check=True)
