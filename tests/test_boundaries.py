@@ -10,6 +10,7 @@ that builds a handler and logs.
 from __future__ import annotations
 
 import ast
+import os
 from pathlib import Path
 from typing import Iterator, NamedTuple
 
@@ -130,3 +131,11 @@ def test_a_handler_import_reaches_no_listener_module() -> None:
         todo += [".".join(name.split(".")[:k]) for k in range(1, name.count(".") + 1)]
     assert "astralog_logging._app._owner" in seen
     assert [name for name in seen if _under(name, "_listener")] == []
+
+
+def test_the_listener_is_handed_the_directory_that_holds_the_package() -> None:
+    """The listener's interpreter gets the package's parent first on its path, not the
+    package's own folder (where cli.py or flask.py would shadow top-level modules)."""
+    from astralog_logging._app import _owner
+
+    assert os.path.isfile(os.path.join(_owner._PACKAGE_PARENT, "astralog_logging", "__init__.py"))

@@ -42,7 +42,8 @@ from ._channel import Channel
 _PIPE_SIZE = 1 << 20  # room for bursts while the listener starts or catches up
 _SOCKET_BUFFER = 4 << 20
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
-_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# .../astralog_logging/_app/_owner.py -> the directory that holds astralog_logging
+_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _YOUNG = 60.0  # seconds: a listener that dies sooner is restarted after a growing pause
 # The listener's interpreter: isolated (-I: no user site, no PYTHON* variables, no cwd on
 # the path) and without the site scan (-S: no .pth files run), which saves it tens of
