@@ -17,7 +17,7 @@ from ._version import __version__
 from .exceptions import AstralogError, ConfigError
 
 if TYPE_CHECKING:
-    from ._pool import init_worker
+    from ._app._pool import init_worker
     from .handler import AstralogHandler
 
 __all__ = [
@@ -29,7 +29,7 @@ __all__ = [
     "init_worker",
 ]
 
-_LAZY = {"AstralogHandler": "handler", "init_worker": "_pool"}
+_LAZY = {"AstralogHandler": "handler", "init_worker": "_app._pool"}
 
 
 def __getattr__(name: str) -> Any:

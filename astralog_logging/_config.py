@@ -14,7 +14,6 @@ import sys
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 from urllib.parse import urlsplit
 
-from . import _ownership
 from ._bounds import (
     BOOLEAN_WORDS_SET,
     MAX_BUFFER_BYTES,
@@ -29,6 +28,7 @@ from ._bounds import (
     seconds,
     size,
 )
+from ._ipc import _ownership
 from ._report import keep_secret, scrub
 from .exceptions import ConfigError
 

@@ -2,7 +2,7 @@
 
 ``main(argv) -> int`` so it is testable without a subprocess; errors are one clear line
 on stderr and a non-zero exit, never a traceback. Each newer command keeps its logic in
-its own module (``_cli_send``, ``_cli_check``, ``_cli_tail``); this one only wires them.
+its own module (``_cli._send``, ``_cli._check``, ``_cli._tail``); this one only wires them.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import argparse
 import sys
 from typing import NoReturn, Optional, Sequence
 
-from . import _cli_check, _cli_send, _cli_tail
+from ._cli import _check, _send, _tail
 from ._version import __version__
 
 _EPILOG_DRAIN = """examples:
@@ -45,7 +45,7 @@ _EPILOG = """examples:
 Each command has its own --help.
 """
 
-_COMMANDS = {"send": _cli_send, "check": _cli_check, "tail": _cli_tail}
+_COMMANDS = {"send": _send, "check": _check, "tail": _tail}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -97,7 +97,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return run(args.host, args.port, args.token, args.db, quiet=args.quiet,
                        page=args.page)
         if args.command == "demo":
-            from ._demo import run_demo
+            from ._cli._demo import run_demo
 
             return run_demo(workers=args.workers, records=args.records, db=args.db,
                             serve=args.serve)

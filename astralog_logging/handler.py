@@ -17,8 +17,9 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
-from . import _bounds, _config, _owner
-from ._console import Console
+from . import _bounds, _config
+from ._app import _owner
+from ._app._console import Console
 from ._entry import EntryEncoder
 from ._redact import DEFAULT_REDACT_KEYS, normalize_key
 from ._report import Reporter
@@ -131,7 +132,7 @@ class AstralogHandler(logging.handlers.QueueHandler):
         self._full = self._link.channel.drop_if_full
         self._filtered = self._link.channel.count_filtered
         if self._captures_uncaught:
-            from . import _uncaught
+            from ._app import _uncaught
 
             _uncaught.install(self)
 
@@ -249,7 +250,7 @@ class AstralogHandler(logging.handlers.QueueHandler):
             self._closed = True
         link, config = self._link, self._config
         if self._captures_uncaught:
-            from . import _uncaught
+            from ._app import _uncaught
 
             _uncaught.uninstall(self)
         if link is not None and config is not None:

@@ -196,7 +196,7 @@ def _exception_steps(encoder: Any, logger: logging.Logger, n: int) -> List[Tuple
 
 def _frame_write(data: bytes, n: int) -> float:
     """Writing one full frame to a pipe, per record the frame carries (reads not timed)."""
-    from astralog_logging import _wire
+    from astralog_logging._ipc import _wire
 
     per_frame = max(_wire.MAX_BODY // (len(data) + 1), 1)
     frame = _wire.frame(_wire.RECORDS, 1, 1, b"\n".join([data] * per_frame))
@@ -240,11 +240,11 @@ def listener_steps(data: bytes, url: str, batch: int = 1000) -> List[Tuple[str, 
     Uses the listener's own classes; only the thread hand-off and the shared counters are
     left out, so the sum undercuts the listener's measured CPU per record by their cost.
     """
-    from astralog_logging import _wire
-    from astralog_logging._batching import Batcher
-    from astralog_logging._delivery import Delivery
+    from astralog_logging._ipc import _wire
+    from astralog_logging._listener._batching import Batcher
+    from astralog_logging._listener._delivery import Delivery
+    from astralog_logging._listener._transport import Transport
     from astralog_logging._report import Reporter
-    from astralog_logging._transport import Transport
 
     per_frame = max(_wire.MAX_BODY // (len(data) + 1), 1)
     frame = _wire.frame(_wire.RECORDS, 1, 1, b"\n".join([data] * per_frame))
@@ -289,7 +289,7 @@ def _pct(values: List[int], q: float) -> float:
 
 def latency(logger: logging.Logger, n: int) -> str:
     """How many calls are slow (wall time), and how many of those a pipe write explains."""
-    from astralog_logging import _channel
+    from astralog_logging._app import _channel
 
     timed = _TimedOs()
     setattr(_channel, "os", timed)  # noqa: B010 (a diagnostic swaps the module's os)

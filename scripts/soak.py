@@ -42,7 +42,7 @@ from typing import Any, Callable, Counter, Dict, List, Optional, Set, Tuple
 import orjson
 
 from astralog_logging import AstralogHandler
-from astralog_logging._spool import read_segment
+from astralog_logging._listener._spool import read_segment
 from astralog_logging.testing import LocalDrain
 
 MAX_PRODUCERS = 64  # progress slots: the first producers plus every replacement

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from astralog_logging._batching import ENVELOPE_ALLOWANCE, Batcher
+from astralog_logging._listener._batching import ENVELOPE_ALLOWANCE, Batcher
 
 
 def test_closes_at_max_size() -> None:

@@ -17,7 +17,7 @@ from typing import Iterator, List, NamedTuple
 import pytest
 
 from astralog_logging import AstralogHandler
-from astralog_logging import _cli_tail as tail
+from astralog_logging._cli import _tail as tail
 from astralog_logging.cli import _parser, main
 from astralog_logging.testing import LocalDrain
 

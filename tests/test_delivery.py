@@ -8,9 +8,9 @@ from typing import List
 
 import orjson
 
-from astralog_logging._delivery import Delivery
+from astralog_logging._listener._delivery import Delivery
+from astralog_logging._listener._transport import Transport
 from astralog_logging._report import Reporter
-from astralog_logging._transport import Transport
 from astralog_logging.testing import LocalDrain
 
 

@@ -8,11 +8,11 @@ from typing import Iterator, List
 
 import pytest
 
-from astralog_logging import _shared, _wire
-from astralog_logging._channel import Channel
-from astralog_logging._gaps import Gaps
+from astralog_logging._app._channel import Channel
+from astralog_logging._ipc import _shared, _wire
+from astralog_logging._ipc._shared import SharedStats
+from astralog_logging._listener._gaps import Gaps
 from astralog_logging._report import Reporter
-from astralog_logging._shared import SharedStats
 
 
 @pytest.fixture

@@ -14,9 +14,10 @@ from typing import List
 
 import pytest
 
-from astralog_logging import ConfigError, _address, _config, _wire
-from astralog_logging._shared import SharedStats
-from astralog_logging._spool import Spool
+from astralog_logging import ConfigError, _config
+from astralog_logging._ipc import _address, _wire
+from astralog_logging._ipc._shared import SharedStats
+from astralog_logging._listener._spool import Spool
 from astralog_logging.testing import LocalDrain
 
 from ._procs import ROOT, alive, drain_env, run_script, wait_until

@@ -13,7 +13,8 @@ from ._procs import ROOT, drain_env, listeners_under, run_script, wait_until
 
 
 def test_logging_never_imports_the_delivery_stack(drain: LocalDrain) -> None:
-    """An application process that only logs never imports requests, urllib3 or tenacity."""
+    """An application process that only logs never imports requests, urllib3, tenacity or
+    any module of the listener (see test_boundaries for the same read from the imports)."""
     out = run_script("""
 import logging, sys
 sys.path.insert(0, %r)
@@ -28,8 +29,9 @@ except ValueError:
     log.exception("and a traceback")
 print(handler.flush(20))
 print(sorted(m for m in ("requests", "urllib3", "tenacity") if m in sys.modules))
+print(sorted(m for m in sys.modules if m.startswith("astralog_logging._listener")))
 """ % ROOT, drain_env(drain.endpoint, drain.token))
-    assert out.stdout.split("\n")[:2] == ["True", "[]"]
+    assert out.stdout.split("\n")[:3] == ["True", "[]", "[]"]
     assert len(drain.wait_for_records(2)) == 2
 
 
@@ -39,7 +41,7 @@ def test_package_import_loads_no_handler() -> None:
     out = subprocess.run([sys.executable, "-c", """
 import sys
 import astralog_logging
-print("astralog_logging.handler" in sys.modules, "astralog_logging._owner" in sys.modules)
+print("astralog_logging.handler" in sys.modules, "astralog_logging._app._owner" in sys.modules)
 print(astralog_logging.AstralogHandler.__name__, astralog_logging.init_worker.__name__)
 """], capture_output=True, text=True, env=drain_env("http://127.0.0.1:9", "t"), cwd=ROOT,
         timeout=60, check=True)

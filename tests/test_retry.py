@@ -6,8 +6,8 @@ import email.utils
 
 import pytest
 
-from astralog_logging._retry import retryable, wait_seconds
-from astralog_logging._transport import SendResult, parse_retry_after
+from astralog_logging._listener._retry import retryable, wait_seconds
+from astralog_logging._listener._transport import SendResult, parse_retry_after
 
 
 @pytest.mark.parametrize("status", [None, 408, 429, 500, 502, 503, 504])

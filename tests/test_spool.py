@@ -7,11 +7,11 @@ import os
 import stat
 from pathlib import Path
 
-from astralog_logging._batching import Batcher
-from astralog_logging._outbox import END, Batch, Outbox
+from astralog_logging._ipc._shared import SharedStats
+from astralog_logging._listener._batching import Batcher
+from astralog_logging._listener._outbox import END, Batch, Outbox
+from astralog_logging._listener._spool import Spool, read_segment
 from astralog_logging._report import Reporter
-from astralog_logging._shared import SharedStats
-from astralog_logging._spool import Spool, read_segment
 
 ID = "0" * 31 + "1"
 

@@ -6,7 +6,7 @@ import multiprocessing
 import os
 import pickle
 
-from astralog_logging import _wire
+from astralog_logging._ipc import _wire
 
 
 def test_frame_is_a_multiprocessing_queue_item() -> None:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from ._lines import LineWriter
-from ._report import Reporter, agree
+from .._lines import LineWriter
+from .._report import Reporter, agree
 
 _MAX_WAITING = 4 * 1024 * 1024  # characters: a burst of tens of thousands of lines
 

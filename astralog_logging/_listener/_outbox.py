@@ -18,10 +18,10 @@ import threading
 import time
 from typing import Callable, Deque, List, Optional, Tuple, Union
 
+from .._ipc._shared import SharedStats
+from .._report import Reporter, records
 from ._batching import Batcher
 from ._delivery import Tally, new_batch_id
-from ._report import Reporter, records
-from ._shared import SharedStats
 from ._spool import Segment, Spool
 
 

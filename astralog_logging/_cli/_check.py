@@ -18,12 +18,12 @@ import time
 from typing import TYPE_CHECKING, Any, Optional, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
-from ._cli_common import ENVIRONMENT_HELP, add_connection_arguments, connection_settings
+from ._common import ENVIRONMENT_HELP, add_connection_arguments, connection_settings
 
 if TYPE_CHECKING:
     import requests
 
-    from ._config import Config
+    from .._config import Config
 
 HELP = "check the configuration and reach the drain with a test entry"
 EPILOG = """examples:
@@ -46,8 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
-    from . import _config
-    from .exceptions import ConfigError
+    from .. import _config
+    from ..exceptions import ConfigError
 
     out = out or sys.stdout
 
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
 def _session(config: Config) -> requests.Session:
     import requests
 
-    from ._config import resolve
+    from .._config import resolve
 
     if config.session_factory:
         session: requests.Session = resolve("session_factory", config.session_factory)()
@@ -113,8 +113,8 @@ def _session(config: Config) -> requests.Session:
 def _body(config: Config, batch_id: str) -> bytes:
     import orjson
 
-    from ._entry import EntryEncoder
-    from ._version import __version__
+    from .._entry import EntryEncoder
+    from .._version import __version__
 
     record = logging.LogRecord("astralog_logging.check", logging.INFO, __file__, 0,
                                "astralog-logging check: connectivity test", None, None)
@@ -130,7 +130,7 @@ def _body(config: Config, batch_id: str) -> bytes:
 
 
 def _headers(config: Config, batch_id: str) -> dict[str, str]:
-    from ._transport import USER_AGENT
+    from .._listener._transport import USER_AGENT
 
     headers = {"Authorization": f"Bearer {config.token}", "Content-Type": "application/json",
                "Idempotency-Key": batch_id, "User-Agent": USER_AGENT}
@@ -243,6 +243,6 @@ def _short(exc: BaseException) -> str:
 def _hide(text: str, token: str) -> str:
     """Every form of the token blanked: raw, and escaped the way exceptions and JSON
     write it (a token with a newline would show as ``\\n`` there)."""
-    from ._report import scrub
+    from .._report import scrub
 
     return scrub(text, token)

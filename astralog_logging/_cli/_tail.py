@@ -54,7 +54,7 @@ def run(args: argparse.Namespace, out: Optional[TextIO] = None,
         stop: Optional[threading.Event] = None) -> int:
     """Print, then follow until ``stop`` is set or Ctrl-C (``stop`` is for callers that
     run it in a thread)."""
-    from .drain._store import Store
+    from ..drain._store import Store
 
     out = out or sys.stdout
 
@@ -143,7 +143,7 @@ def _show(out: TextIO, rows: List[Tuple[int, Dict[str, Any]]], services: _Servic
 
 
 def _print(out: TextIO, entry: Dict[str, Any], service: str, color: bool) -> None:
-    from .drain._cli import format_record
+    from ..drain._cli import format_record
 
     text = format_record(entry, service)
     if color:

@@ -32,16 +32,18 @@ from typing import Any, Dict, Optional, Tuple
 
 import orjson
 
-from . import _address, _leftovers, _signals
+from .._config import Config
+from .._ipc import _address, _leftovers
+from .._ipc._shared import SharedStats
+from .._report import Reporter, agree, records
+from . import _signals
 from ._channel import Channel
-from ._config import Config
-from ._report import Reporter, agree, records
-from ._shared import SharedStats
 
 _PIPE_SIZE = 1 << 20  # room for bursts while the listener starts or catches up
 _SOCKET_BUFFER = 4 << 20
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
-_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# .../astralog_logging/_app/_owner.py -> the directory that holds astralog_logging
+_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _YOUNG = 60.0  # seconds: a listener that dies sooner is restarted after a growing pause
 # The listener's interpreter: isolated (-I: no user site, no PYTHON* variables, no cwd on
 # the path) and without the site scan (-S: no .pth files run), which saves it tens of
@@ -50,8 +52,8 @@ _YOUNG = 60.0  # seconds: a listener that dies sooner is restarted after a growi
 # it runs the site scan after all.
 _LISTENER_CODE = (
     "import sys; sys.path[:0] = {path!r}\n"
-    "try: import astralog_logging._listener as m\n"
-    "except ImportError: import site; site.main(); import astralog_logging._listener as m\n"
+    "try: import astralog_logging._listener._main as m\n"
+    "except ImportError: import site; site.main(); import astralog_logging._listener._main as m\n"
     "m.run()"
 )
 
@@ -277,13 +279,13 @@ class OwnerLink(Link):
         self.stats.listener_pid = process.pid
 
     def _start_inline(self, settings: Dict[str, Any], why: OSError) -> None:
-        from . import _listener  # requests and tenacity load only where they run
+        from .._listener import _main  # requests and tenacity load only where they run
 
         self.reporter.say(f"cannot start a listener process ({why.strerror}); delivering "
                           "from threads of this process instead")
         assert self.sock is not None
         sock = socket.socket(fileno=os.dup(self.sock.fileno()))
-        self.inline = _listener.run_inline(settings, self.read_fd, sock,
+        self.inline = _main.run_inline(settings, self.read_fd, sock,
                                            SharedStats(os.dup(self.stats.fd), ""))
         self.stats.listener_pid = os.getpid()
 

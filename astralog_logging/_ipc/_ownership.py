@@ -22,7 +22,7 @@ import os
 import stat
 from typing import Optional
 
-from .exceptions import ConfigError
+from ..exceptions import ConfigError
 
 _OTHERS_WRITE = stat.S_IWGRP | stat.S_IWOTH
 

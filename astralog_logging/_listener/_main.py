@@ -33,17 +33,17 @@ from typing import Any, Dict, Iterable, List, Optional
 
 import orjson
 
-from . import _wire
+from .._ipc import _wire
+from .._ipc._shared import SharedStats
+from .._report import Reporter, agree, keep_secret, records
+from ..exceptions import ConfigError
 from ._batching import Batcher
 from ._delivery import Delivery
 from ._gaps import Gaps
 from ._outbox import END, STOPPED, Outbox
-from ._report import Reporter, agree, keep_secret, records
 from ._sender import Sender
-from ._shared import SharedStats
 from ._spool import Spool
 from ._transport import Transport
-from .exceptions import ConfigError
 
 _READ_SIZE = 1 << 20
 _POLL = 0.25  # how often the reader ticks the outbox and checks its owner while busy
@@ -291,7 +291,7 @@ def _optional(path: Optional[str], setting: str, reporter: Reporter) -> Any:
 
 
 def _resolve(setting: str, path: str) -> Any:
-    from ._config import resolve  # the app side's validation: only for a dotted path
+    from .._config import resolve  # the app side's validation: only for a dotted path
 
     return resolve(setting, path)
 

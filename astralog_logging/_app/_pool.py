@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Optional
 
-from .handler import AstralogHandler
+from ..handler import AstralogHandler
 
 
 def init_worker(handler: Optional[AstralogHandler] = None) -> None:

@@ -33,9 +33,9 @@ import time
 import weakref
 from typing import Callable, Deque, Iterator, List, Optional, Tuple
 
-from . import _wire
-from ._report import Reporter, call_if_alive, records
-from ._shared import SharedStats
+from .._ipc import _wire
+from .._ipc._shared import SharedStats
+from .._report import Reporter, call_if_alive, records
 
 LINGER = 0.02  # seconds a record may wait for company before its frame is written anyway
 WATCH_EVERY = 2.0  # seconds between looks at the listener when idle (idle wakeups cost)

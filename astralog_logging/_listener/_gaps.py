@@ -19,7 +19,7 @@ from __future__ import annotations
 import collections
 from typing import Dict, List
 
-from ._shared import SEQ_ENTRIES, SharedStats
+from .._ipc._shared import SEQ_ENTRIES, SharedStats
 
 _MASK = 0xFFFFFFFF  # sequence numbers are 32-bit and wrap
 

@@ -40,7 +40,7 @@ import time
 import zlib
 from typing import Dict, Iterator, List, Optional, Tuple
 
-from ._ownership import own_path
+from .._ipc._ownership import own_path
 
 _MAGIC = b"ALSP"
 _HEAD = struct.Struct("!4sIII")

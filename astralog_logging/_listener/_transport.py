@@ -17,8 +17,8 @@ from typing import Any, Callable, Optional, Union
 import orjson
 import requests
 
-from ._report import scrub
-from ._version import __version__
+from .._report import scrub
+from .._version import __version__
 
 _PYTHON = ".".join(platform.python_version_tuple()[:2])
 USER_AGENT = f"astralog-logging/{__version__} python/{_PYTHON}"

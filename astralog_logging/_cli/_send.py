@@ -14,7 +14,7 @@ import logging
 import sys
 from typing import Any, Dict, Iterable, List, Optional, TextIO
 
-from ._cli_common import ENVIRONMENT_HELP, add_connection_arguments, connection_settings
+from ._common import ENVIRONMENT_HELP, add_connection_arguments, connection_settings
 
 HELP = "ship one message, or each line of stdin, and wait until it is delivered"
 EPILOG = """examples:
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace, stdin: Optional[TextIO] = None) -> int:
     else:
         lines = (line.rstrip("\r\n") for line in stdin)
 
-    from .handler import AstralogHandler
+    from ..handler import AstralogHandler
 
     handler = AstralogHandler(**connection_settings(args), tags=args.tag, meta=meta,
                               flush_interval=0.2, retry_deadline=args.timeout,
@@ -86,7 +86,7 @@ def run(args: argparse.Namespace, stdin: Optional[TextIO] = None) -> int:
         handler.close()
     if delivered:
         return 0
-    from ._report import scrub
+    from .._report import scrub
 
     reason = figures.get("last_error") or f"no acknowledgement within {args.timeout:g} s"
     print(scrub(f"astralog-logging send: not delivered: {reason}"), file=sys.stderr)

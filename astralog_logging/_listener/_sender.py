@@ -12,10 +12,10 @@ import os
 import time
 from typing import Any, Callable, Optional
 
+from .._ipc._shared import SharedStats
+from .._report import Reporter
 from ._delivery import Delivery, Tally
 from ._outbox import END, STOPPED, Batch, Outbox
-from ._report import Reporter
-from ._shared import SharedStats
 from ._spool import Spool
 
 _RESEND_PAUSE = 5.0  # seconds between attempts to empty the spool while the drain fails

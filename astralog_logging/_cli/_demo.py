@@ -18,8 +18,8 @@ import threading
 import time
 from typing import Any, Counter, Dict
 
-from ._context import context
-from .drain import DrainServer
+from .._context import context
+from ..drain import DrainServer
 
 _TOKEN = "demo-token"
 _LEVELS = ("info",) * 14 + ("debug",) * 2 + ("warn",) * 2 + ("error", "critical")
@@ -65,7 +65,7 @@ def run_demo(workers: int = 4, records: int = 2000, db: str | None = None,
 
 
 def _serve(server: DrainServer) -> None:
-    from .drain._cli import _install, _restore
+    from ..drain._cli import _install, _restore
 
     stop = threading.Event()
     previous = _install(stop)

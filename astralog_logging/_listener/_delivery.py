@@ -21,11 +21,11 @@ from typing import Callable, List, Optional
 import orjson
 import tenacity
 
-from ._report import Reporter, records
+from .._report import Reporter, records
+from .._truncate import halve
+from .._version import __version__
 from ._retry import retryable, wait_seconds
 from ._transport import SendResult, Transport
-from ._truncate import halve
-from ._version import __version__
 
 _SDK = orjson.dumps({"name": "astralog-logging", "version": __version__})
 

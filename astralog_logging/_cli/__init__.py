@@ -1,0 +1,1 @@
+"""The commands behind ``astralog-logging`` (``cli.py``): send, check, tail and demo."""
