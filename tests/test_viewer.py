@@ -23,7 +23,6 @@ from typing import Any, Callable, Dict, Iterator, List
 import pytest
 import requests
 
-from astralog_logging.drain._live import Hub
 from astralog_logging.drain._store import Store
 from astralog_logging.testing import LocalDrain
 from tests._browser import chromium
@@ -225,18 +224,68 @@ def test_stream_sends_new_entries_and_ends_when_the_drain_stops(page: LocalDrain
         assert time.monotonic() - started < 3
 
 
-def test_a_slow_page_keeps_the_newest_batches_and_counts_the_rest() -> None:
-    """A page's queue is bounded: over capacity the oldest batches go, counted as dropped."""
-    hub = Hub(capacity=3)
-    hub.publish((1, "web", [{}], [b"{}"]))  # no page open: nothing is kept
-    page = hub.subscribe()
-    for first in (2, 4, 6):
-        hub.publish((first, "web", [{}, {}], [b"{}", b"{}"]))
-    batches, dropped = page.take()
-    assert [batch[0] for batch in batches] == [6] and dropped == 4
-    assert page.take() == ([], 0)
-    hub.unsubscribe(page)
-    assert len(hub) == 0
+def _caught_up(stream: http.client.HTTPResponse) -> None:
+    """Read up to the stream's first counters event: from then on, entries arrive live."""
+    assert _event(stream) == ["retry: 2000\n"]
+    while _event(stream)[0] != "event: counters\n":
+        pass
+
+
+def _live_rows(stream: http.client.HTTPResponse) -> Dict[str, Any]:
+    """The data of the next ``entries`` event (counters and keep-alives skipped)."""
+    while True:
+        lines = _event(stream)
+        assert lines, "the stream ended"
+        if lines[0] == "event: entries\n":
+            return json.loads(lines[1][len("data: "):])  # type: ignore[no-any-return]
+
+
+def test_a_page_far_behind_gets_the_newest_entries_and_the_count_of_the_rest(
+        page: LocalDrain) -> None:
+    """One live event holds at most the newest 250 entries; the older new ones are counted."""
+    with _stream(page) as stream:
+        _caught_up(stream)
+        _send(page, *[_plain(i) for i in range(600)])  # one batch: one tick sees all of it
+        data = _live_rows(stream)
+    assert [row["entry"]["message"] for row in data["rows"]] == [f"m{i}" for i in range(350, 600)]
+    assert data["skipped"] == 350
+
+
+def test_stream_shows_what_the_store_holds_not_what_passed_through(tmp_path: Path) -> None:
+    """The live stream reads the store: rows another writer adds to the file show up live."""
+    path = str(tmp_path / "shared.db")
+    with LocalDrain(db_path=path, page=True) as drain, _stream(drain, level="error") as stream:
+        _caught_up(stream)
+        other = Store(path)  # a second writer on the same file, as another drain would be
+        try:
+            other.add_batch(_body([_plain(1, level="info"), _plain(2, level="error")]))
+        finally:
+            other.close()
+        data = _live_rows(stream)
+    assert [row["entry"]["message"] for row in data["rows"]] == ["m2"]
+
+
+def test_an_open_stream_changes_nothing_ingest_answers_or_stores() -> None:
+    """The same batches get the same replies and are stored alike with a stream open or not."""
+    batches = [_body([_plain(n * 10 + i, level=("info", "error")[i % 2]) for i in range(5)])
+               for n in range(6)]
+    batches.append(batches[2])  # a repeat: answered 200, stored once
+    seen: List[Any] = []
+    for watching in (False, True):
+        with LocalDrain(page=True) as drain, contextlib.ExitStack() as stack:
+            if watching:
+                stream = stack.enter_context(_stream(drain))
+                _caught_up(stream)
+            replies = [(r.status_code, r.json()) for r in (_post(drain, b) for b in batches)]
+            if watching:
+                streamed: List[str] = []
+                while len(streamed) < 30:
+                    streamed += [row["entry"]["message"] for row in _live_rows(stream)["rows"]]
+                assert streamed == [f"m{i}" for i in range(60) if i % 10 < 5]
+            stored = [(row["id"], row["entry"]) for row in _api(drain, "entries", limit=100)["entries"]]
+            seen.append((replies, stored, drain.batches(), _api(drain, "counters")))
+    assert seen[0] == seen[1]
+    assert seen[0][0][-1] == (200, {"accepted": 5}) and len(seen[0][1]) == 30
 
 
 def test_store_written_by_an_older_drain_gets_the_new_columns(tmp_path: Path) -> None:

@@ -2,9 +2,11 @@
 
 ``/`` and ``/static/*`` are files shipped in the package (``static/``); ``/api/entries``,
 ``/api/histogram`` and ``/api/counters`` answer JSON; ``/api/stream`` is a server-sent
-event stream of new entries (batched every ``TICK`` seconds), counters when they change,
-and how many entries a slow page missed. Nothing here writes to the store, and nothing
-here knows the token.
+event stream of new entries, counters when they change, and how many new entries were
+not looked at. The stream's thread wakes every ``TICK`` seconds, asks the store for its
+newest id and, when it moved, reads the newest matching rows with the same query as
+``/api/entries``: the work is per tick and per page, never per stored entry, and ingest
+does nothing for it. Nothing here writes to the store, and nothing here knows the token.
 
 A page bound to a loopback address answers only requests whose ``Host`` is a loopback
 name: another web site the browser visits cannot read the logs by pointing a DNS name of
@@ -18,18 +20,19 @@ import threading
 import time
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
-from ._live import Batch, Counters, Hub
-from ._query import MAX_PAGE_SIZE, PAGE_SIZE, Filters, Row, encode_rows, histogram, matches, search
+from ._live import Counters
+from ._query import MAX_PAGE_SIZE, PAGE_SIZE, Filters, Row, encode_rows, histogram, live, search
 from ._store import Store
 
 TICK = 0.25  # seconds between two live events: many records, few repaints
 LIVE_MAX = 250  # entries in one live event: 1,000/s is more than anyone reads; the rest
 # are counted as skipped and a reload (or a filter) shows them
+LIVE_SCAN = 5_000  # new ids a tick looks at, at most: a tick's worth at 20,000 records/s
 _KEEPALIVE = 15.0
 _STATIC = {"/": ("index.html", "text/html; charset=utf-8"),
            "/static/app.js": ("app.js", "text/javascript; charset=utf-8"),
@@ -47,11 +50,10 @@ class PageReply:
 
 
 class Page:
-    """Answers the page's GETs from the store, the live hub and the counters."""
+    """Answers the page's GETs from the store and the counters."""
 
-    def __init__(self, store: Store, hub: Hub, counters: Counters, host: str) -> None:
+    def __init__(self, store: Store, counters: Counters, host: str) -> None:
         self.store = store
-        self.hub = hub
         self.counters = counters
         self._loopback_only = _loopback(host)
         package = resources.files(__package__) / "static"
@@ -90,12 +92,16 @@ class Page:
         return _json(orjson.dumps(histogram(self.store, Filters.parse(params))))
 
     def _counters(self, params: Dict[str, str], closed: threading.Event) -> PageReply:
-        return _json(orjson.dumps(self._counts()))
+        return _json(orjson.dumps(self._counts(self._top())))
 
-    def _counts(self) -> Dict[str, Any]:
+    def _top(self) -> int:
+        """The newest id stored (0: none); ids only grow, the drain never deletes."""
         with self.store.reading() as db:
             (top,) = db.execute("SELECT max(id) FROM entries").fetchone()
-        return {**self.counters.snapshot(), "stored": top or 0}  # the drain never deletes
+        return int(top or 0)
+
+    def _counts(self, top: int) -> Dict[str, Any]:
+        return {**self.counters.snapshot(), "stored": top}
 
     def _stream(self, params: Dict[str, str], closed: threading.Event) -> PageReply:
         filters = Filters.parse(params)
@@ -103,53 +109,29 @@ class Page:
         return PageReply(200, "text/event-stream", stream=self._events(filters, after, closed))
 
     def _events(self, filters: Filters, after: int, closed: threading.Event) -> Iterator[bytes]:
-        subscriber = self.hub.subscribe()  # first, so nothing stored from now on is missed
-        try:
-            yield b"retry: 2000\n\n"
-            caught = [row for row in search(self.store, filters, limit=LIVE_MAX)["entries"]
-                      if row[0] > after]
-            last = max([after] + [row[0] for row in caught])
-            pending: List[Row] = caught[::-1]
-            version, quiet_since, skipped = -1, time.monotonic(), 0
-            while True:
-                if pending or skipped:
-                    yield _event("entries", b'{"skipped":%d,"rows":%s}' % (
-                        skipped, encode_rows(pending)))
-                    quiet_since, skipped = time.monotonic(), 0
-                if self.counters.version != version:
-                    version = self.counters.version
-                    yield _event("counters", orjson.dumps(self._counts()))
-                elif time.monotonic() - quiet_since > _KEEPALIVE:
-                    yield b": still here\n\n"  # a vanished page shows up as a failed write
-                    quiet_since = time.monotonic()
-                if closed.wait(TICK):
-                    return
-                batches, skipped = subscriber.take()
-                pending, more = _newest(batches, filters, last)
-                skipped += more
-                if pending:
-                    last = pending[-1][0]
-        finally:
-            self.hub.unsubscribe(subscriber)
-
-
-def _newest(batches: List[Batch], filters: Filters, last: int) -> Tuple[List[Row], int]:
-    """The newest ``LIVE_MAX`` matching rows after ``last``, oldest first, and how many
-    entries were not looked at: at 10,000 records/s the page shows the latest, not all."""
-    rows: List[Row] = []
-    unseen = 0
-    everything = filters == Filters()
-    for first, service, logs, encoded in reversed(batches):
-        for offset in range(len(logs) - 1, -1, -1):
-            if len(rows) >= LIVE_MAX:
-                unseen += offset + 1
-                break
-            entry, row_id = logs[offset], first + offset
-            named = entry.get("service") or service
-            if row_id > last and (everything or matches(filters, named, entry, encoded[offset])):
-                rows.append((row_id, named, encoded[offset]))
-    rows.reverse()
-    return rows, unseen
+        yield b"retry: 2000\n\n"
+        found = search(self.store, filters, limit=LIVE_MAX)  # the newest first, then live
+        rows: List[Row] = [row for row in found["entries"] if row[0] > after][::-1]
+        last = max(after, found["top"])  # search looked at everything newer than its rows
+        version, shown, skipped, quiet_since = -1, -1, 0, time.monotonic()
+        while True:
+            top = self._top()
+            if top > last:
+                more, skipped = live(self.store, filters, last, top, LIVE_MAX, LIVE_SCAN)
+                rows, last = rows + more, top
+            if rows or skipped:
+                yield _event("entries", b'{"skipped":%d,"rows":%s}' % (
+                    skipped, encode_rows(rows)))
+                quiet_since = time.monotonic()
+            if self.counters.version != version or top != shown:
+                version, shown = self.counters.version, top
+                yield _event("counters", orjson.dumps(self._counts(top)))
+            elif time.monotonic() - quiet_since > _KEEPALIVE:
+                yield b": still here\n\n"  # a vanished page shows up as a failed write
+                quiet_since = time.monotonic()
+            rows, skipped = [], 0
+            if closed.wait(TICK):
+                return
 
 
 def _event(name: str, data: bytes) -> bytes:

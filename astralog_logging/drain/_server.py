@@ -11,8 +11,8 @@ on the same port again. After ``fork`` the child closes its copies of these sock
 otherwise a child process would hold the port open after the parent let it go.
 
 With ``page=True`` the same port serves the read-only page (``_page``) on ``/``. Either
-way the drain counts what it judged (``counters``) and hands each stored batch to the
-open pages (``hub``), which costs nothing while no page is open.
+way the drain counts what it judged (``counters``); that is all ingest does for the page:
+an open page reads new entries from the store on its own thread.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple
 
 from ._http import PATH, Reply, TrackingHTTPServer
-from ._live import Counters, Hub
+from ._live import Counters
 from ._page import Page
 from ._store import Store
 from ._validate import Headers, Invalid, check_request, decode_body
@@ -90,8 +90,7 @@ class DrainServer:
         self._on_batch = on_batch
         self._on_request = on_request
         self.counters = Counters()
-        self.hub = Hub()
-        self._page = Page(self.store, self.hub, self.counters, host) if page else None
+        self._page = Page(self.store, self.counters, host) if page else None
         self._lifecycle = threading.Lock()
         self._stopping = threading.Event()
         self._listening = threading.Event()
@@ -234,7 +233,6 @@ class DrainServer:
             self.counters.duplicate()
         else:
             self.counters.stored(len(logs))
-            self.hub.publish((first, body["service"], logs, checked))
             if self._on_batch is not None:
                 self._on_batch(body)
             if self._on_record is not None:
