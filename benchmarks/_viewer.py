@@ -83,6 +83,7 @@ def build(path: str, total: int) -> float:
 
 def queries(total: int) -> List[Tuple[str, Dict[str, str]]]:
     old = total // 10  # an old request, far from the newest rows
+    day = {"since": _stamp(START)[:19], "until": _stamp(START + DAY)[:19]}
     return [
         ("first screen (newest 100)", {}),
         ("level=error", {"level": "error"}),
@@ -99,8 +100,15 @@ def queries(total: int) -> List[Tuple[str, Dict[str, str]]]:
         ("next page (before=middle)", {"before": str(total // 2)}),
         ("level=warn + service=web", {"level": "warn", "service": "web"}),
         ("histogram (15 min)", {"path": "histogram"}),
-        ("histogram, 24 h, per hour", {"path": "histogram", "since": _stamp(START)[:19],
-                                       "until": _stamp(START + DAY)[:19]}),
+        ("histogram, 24 h, per hour", {"path": "histogram", **day}),
+        ("histogram, 15 min, service=billing", {"path": "histogram", "service": "billing"}),
+        ("histogram, 15 min, q=KeyError", {"path": "histogram", "q": "KeyError"}),
+        ("histogram, 24 h, request_id", {"path": "histogram", **day,
+                                         "request_id": f"req-{old // 10}"}),
+        ("histogram, 24 h, logger=shop.module7", {"path": "histogram", **day,
+                                                  "logger": "shop.module7"}),
+        ("histogram, 24 h, q=absent text", {"path": "histogram", **day,
+                                            "q": "no-such-text-anywhere"}),
         ("counters", {"path": "counters"}),
     ]
 

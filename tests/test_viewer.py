@@ -23,6 +23,7 @@ from typing import Any, Callable, Dict, Iterator, List
 import pytest
 import requests
 
+from astralog_logging.drain._query import Filters, histogram
 from astralog_logging.drain._store import Store
 from astralog_logging.testing import LocalDrain
 from tests._browser import chromium
@@ -186,6 +187,51 @@ def test_histogram_counts_by_level_over_the_range(page: LocalDrain) -> None:
     assert errors["counts"] == [["2026-11-24T10:03:00", "error", 1]]
 
 
+def test_histogram_applies_every_filter_of_the_list(page: LocalDrain) -> None:
+    """Service, logger, trace id, request id and text narrow the histogram as they do the list."""
+    def at(i: int, **fields: Any) -> Dict[str, Any]:
+        return _plain(i, level=("info", "error")[i % 2], logger=f"app.l{i % 3}",
+                      timestamp=f"2026-11-24T10:0{i % 4}:0{i % 2}.000000Z", **fields)
+
+    _send(page, *[at(i, meta={"request_id": f"r-{i % 5}"}, trace_id=f"t-{i % 7}")
+                  for i in range(40)])
+    _send(page, *[at(i) for i in range(40, 52)], service="billing")
+    hour = {"since": "2026-11-24T10:00", "until": "2026-11-24T11:00"}
+    for name, value in (("service", "billing"), ("logger", "app.l1"), ("trace_id", "t-3"),
+                        ("request_id", "r-2"), ("q", "M17"), ("level", "error")):
+        for span in (hour, {"since": "2026-11-24T10:01", "until": "2026-11-24T10:03"}):
+            wanted: Dict[str, int] = {}
+            for row in _api(page, "entries", limit=1000, **span, **{name: value})["entries"]:
+                entry = row["entry"]
+                key = entry["timestamp"][:16 if span is hour else 19] + " " + entry["level"]
+                wanted[key] = wanted.get(key, 0) + 1
+            found = _api(page, "histogram", **span, **{name: value})
+            assert found["bucket"] == ("minute" if span is hour else "second")
+            assert not found["partial"]
+            assert {f"{at} {level}": n for at, level, n in found["counts"]} == wanted, name
+            assert wanted, name  # each filter keeps something, and not everything
+            assert sum(wanted.values()) < 52
+
+
+def test_histogram_with_a_filter_stops_at_its_budget_with_the_newest_counted() -> None:
+    """Counting entries stops after its time budget and says so; the newest ids are counted."""
+    store = Store()
+    try:
+        for n in range(3):
+            store.add_batch(_body([_plain(n * 4000 + i, timestamp=f"2026-11-24T10:0{n}:00Z")
+                                   for i in range(4000)]))
+        wide = Filters(q="m", since="2026-11-24T10:00", until="2026-11-24T11:00")
+        whole = histogram(store, wide, budget=60.0)
+        assert not whole["partial"]
+        assert [n for _, _, n in whole["counts"]] == [4000, 4000, 4000]
+        cut = histogram(store, wide, budget=0.0)  # the first window (4,096 ids), no more
+        assert cut["partial"]
+        assert cut["counts"] == [["2026-11-24T10:01", "error", 96],
+                                 ["2026-11-24T10:02", "error", 4000]]
+    finally:
+        store.close()
+
+
 def test_page_is_read_only_and_answers_only_loopback_names(page: LocalDrain) -> None:
     """Only GETs read the page; a foreign Host name (DNS rebinding) is refused."""
     page.allow_errors = True
@@ -282,7 +328,8 @@ def test_an_open_stream_changes_nothing_ingest_answers_or_stores() -> None:
                 while len(streamed) < 30:
                     streamed += [row["entry"]["message"] for row in _live_rows(stream)["rows"]]
                 assert streamed == [f"m{i}" for i in range(60) if i % 10 < 5]
-            stored = [(row["id"], row["entry"]) for row in _api(drain, "entries", limit=100)["entries"]]
+            found = _api(drain, "entries", limit=100)["entries"]
+            stored = [(row["id"], row["entry"]) for row in found]
             seen.append((replies, stored, drain.batches(), _api(drain, "counters")))
     assert seen[0] == seen[1]
     assert seen[0][0][-1] == (200, {"accepted": 5}) and len(seen[0][1]) == 30

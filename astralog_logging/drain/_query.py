@@ -14,11 +14,12 @@ stream shows exactly what a reload would.
 
 from __future__ import annotations
 
+import collections
 import datetime
 import re
 import time
-from dataclasses import dataclass, fields
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from dataclasses import dataclass, fields, replace
+from typing import Any, Callable, Counter, Dict, List, Mapping, Optional, Tuple
 
 import orjson
 
@@ -29,6 +30,7 @@ MAX_PAGE_SIZE = 1000
 BUDGET = 0.2  # seconds a search may take before it answers with what it found
 _FIRST_WINDOW = 4096
 _MAX_WINDOW = 1 << 16
+_COUNT_WINDOW = 1 << 14  # a histogram reads all of each window: smaller ones end nearer BUDGET
 _SPAN_ROWS = 200_000  # a time range with fewer entries is read between its first and last id
 _TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}(:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?)?")
 _BUCKETS = ((300, 19, "second"), (300 * 60, 16, "minute"), (None, 13, "hour"))
@@ -116,35 +118,79 @@ def _id_span(store: Store, filters: Filters) -> Optional[Tuple[int, int]]:
     return (1, 0) if low is None else (int(low), int(high))
 
 
-def histogram(store: Store, filters: Filters) -> Dict[str, Any]:
-    """Entries per second, minute or hour by level, over the filters' time range.
+def histogram(store: Store, filters: Filters, budget: float = BUDGET,
+              clock: Callable[[], float] = time.monotonic) -> Dict[str, Any]:
+    """Entries per second, minute or hour by level, with the list's filters, over its range.
 
-    Only the time range and ``level`` apply. Spans over five minutes are counted from the
-    per-minute ``rate`` table (so their ends round to the minute); shorter ones from the
-    ``entries_time`` index. Without a range it covers the 15 minutes up to the newest entry.
+    With only ``level`` (or nothing) to apply, spans over five minutes are counted from the
+    per-minute ``rate`` table (so their ends round to the minute), shorter ones from the
+    ``entries_time`` index. Any other filter counts the entries themselves, newest ids first
+    in growing windows as ``search`` reads them (a trace or request id in one indexed
+    query); after ``budget`` seconds the answer holds what was counted, the newest entries,
+    with ``partial`` true. Without a range it covers the 15 minutes up to the newest entry.
     """
+    started = clock()
     with store.reading() as db:
         (newest,) = db.execute("SELECT max(timestamp) FROM entries").fetchone()
     until = filters.until
     if newest is None:
-        return {"bucket": "second", "since": filters.since, "until": until, "counts": []}
+        return {"bucket": "second", "since": filters.since, "until": until, "counts": [],
+                "partial": False}
     since = filters.since or _shift(until or newest, -_HISTOGRAM_SPAN)
     span = (_parse(until or max(newest, since)) - _parse(since)).total_seconds()
     width, bucket = next((w, b) for limit, w, b in _BUCKETS if limit is None or span <= limit)
+    ranged = replace(filters, since=since, until=until)
+    if ranged == Filters(level=filters.level, since=since, until=until):
+        counted, partial = _count_rates(store, ranged, width), False
+    else:
+        counted, partial = _count_entries(store, ranged, width, started + budget, clock)
+    names = {value: name for name, value in LEVEL_RANKS.items()}
+    counts = [[at, names.get(level_rank, "info"), n] for at, level_rank, n in counted]
+    return {"bucket": bucket, "since": since, "until": until, "counts": counts,
+            "partial": partial}
+
+
+def _count_rates(store: Store, filters: Filters, width: int) -> List[Tuple[str, int, int]]:
+    """Time and level only: the ``rate`` table, or for seconds the ``entries_time`` index."""
     table, count, column = ("entries", "count(*)", "timestamp") if width == 19 else (
         "rate", "sum(n)", "minute")
-    clauses = [f"{column} >= ?"] + ([f"{column} < ?"] if until else [])
-    params: List[Any] = [since if width == 19 else since[:16]] + ([until] if until else [])
+    since = filters.since or ""
+    clauses = [f"{column} >= ?"] + ([f"{column} < ?"] if filters.until else [])
+    params: List[Any] = [since if width == 19 else since[:16]]
+    params += [filters.until] if filters.until else []
     if filters.level is not None:
         clauses.append("rank >= ?")
         params.append(LEVEL_RANKS[filters.level])
     sql = (f"SELECT substr({column}, 1, {width}), rank, {count} FROM {table} "
            f"WHERE {' AND '.join(clauses)} GROUP BY 1, 2 ORDER BY 1")
     with store.reading() as db:
-        counted = db.execute(sql, params).fetchall()
-    names = {value: name for name, value in LEVEL_RANKS.items()}
-    counts = [[at, names.get(level_rank, "info"), n] for at, level_rank, n in counted]
-    return {"bucket": bucket, "since": since, "until": until, "counts": counts}
+        return [(at, level_rank, n) for at, level_rank, n in db.execute(sql, params)]
+
+
+def _count_entries(store: Store, filters: Filters, width: int, deadline: float,
+                   clock: Callable[[], float]) -> Tuple[List[Tuple[str, int, int]], bool]:
+    """Matching entries counted per bucket and level, newest ids first, until ``deadline``."""
+    where, params = _where(filters)
+    sql = (f"SELECT substr(timestamp, 1, {width}), rank, count(*) FROM entries "
+           f"WHERE {where} id >= ? AND id < ? GROUP BY 1, 2")
+    with store.reading() as db:
+        (top,) = db.execute("SELECT max(id) FROM entries").fetchone()
+    floor, high = 1, (top or 0) + 1
+    whole = filters.trace_id is not None or filters.request_id is not None  # few rows each
+    span = None if whole else _id_span(store, filters)
+    if span is not None:
+        floor, high = span[0], span[1] + 1
+    counts: Counter[Tuple[str, int]] = collections.Counter()
+    window = _FIRST_WINDOW
+    while high > floor:
+        low = floor if whole else max(floor, high - window)
+        with store.reading() as db:
+            for at, level_rank, n in db.execute(sql, (*params, low, high)):
+                counts[(at, level_rank)] += n
+        high, window = low, min(window * 2, _COUNT_WINDOW)
+        if high > floor and clock() > deadline:
+            break
+    return [(at, level_rank, n) for (at, level_rank), n in sorted(counts.items())], high > floor
 
 
 def live(store: Store, filters: Filters, after: int, top: int, limit: int,

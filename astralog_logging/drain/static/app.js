@@ -254,7 +254,8 @@ async function drawHistogram() {
     }
   });
   const span = keys.length ? keys[0] + " to " + keys[keys.length - 1] : "nothing in range";
-  $("histogram-legend").textContent = "entries per " + data.bucket + " (highest " + highest + "), " + span + " UTC";
+  const partial = data.partial ? "; partial: only the newest entries were counted in time, narrow the range for all" : "";
+  $("histogram-legend").textContent = "entries per " + data.bucket + " (highest " + highest + "), " + span + " UTC" + partial;
 }
 
 function fillForm() {
