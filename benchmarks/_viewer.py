@@ -8,12 +8,14 @@ with its page in a process of its own; then
   the counters), timed over HTTP as a browser would see it, ``runs`` interleaved
   repetitions, median and worst;
 - ingest: records/s POSTed into that drain (batches of 1,000 from two threads) with no
-  page open and with one open page (a separate process reading the live stream),
+  page open, with one open page's live stream read by a separate process, and with the
+  page open in a headless Chromium tab (when installed, as for the page's tests),
   interleaved, median of ``ingest_runs`` each.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
@@ -176,31 +178,91 @@ def _cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure_ingest(url: str, pid: int, runs: int, batches_per_run: int) -> Dict[str, Any]:
-    """Records/s into the drain and its CPU per record, without and with an open page,
-    interleaved run by run (alternating which goes first); the medians of each."""
-    rates: Dict[str, List[float]] = {"no page": [], "page open": []}
-    cpu: Dict[str, List[float]] = {"no page": [], "page open": []}
-    for run in range(runs):
-        for mode in ("no page", "page open")[::1 if run % 2 else -1]:  # each first by turns
-            fresh = [_body(run * 1000 + i) for i in range(batches_per_run)]
-            watcher: Optional[subprocess.Popen[str]] = None
-            if mode == "page open":
-                watcher = subprocess.Popen([sys.executable, "-m", "benchmarks._viewer", "watch",
-                                            url], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                           text=True, env=child_env())
-                assert watcher.stdout is not None
-                watcher.stdout.readline()  # connected
+def _tree_cpu(root: int) -> float:
+    """Seconds of CPU process ``root`` and all its descendants have used so far."""
+    children: Dict[int, List[int]] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
             try:
-                used = _cpu(pid)
-                rates[mode].append(ingest(url, fresh))
-                cpu[mode].append((_cpu(pid) - used) * 1e6 / (len(fresh) * 1000))
-            finally:
-                if watcher is not None:
-                    end_child(watcher)
+                with open(f"/proc/{name}/stat") as f:
+                    parent = int(f.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            children.setdefault(parent, []).append(int(name))
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        with contextlib.suppress(OSError):
+            total += _cpu(pid)
+        todo += children.get(pid, [])
+    return total
+
+
+def _browser() -> Any:
+    """A headless Chromium (as the page's tests use), or None when it is not installed."""
+    try:
+        from tests._browser import chromium
+
+        return chromium()
+    except ImportError:
+        return None
+
+
+def _show(browser: Any, url: str) -> None:
+    """Open the page in ``browser`` and wait until it is live and its first screen drawn."""
+    browser.get(url)
+    deadline = time.monotonic() + 30
+    while browser.find_element("id", "live-status").text != "live":
+        if time.monotonic() > deadline:
+            raise RuntimeError("the page did not go live in 30 s")
+        time.sleep(0.05)
+    time.sleep(1.0)  # the first screen, histogram and counters are fetched once
+
+
+def measure_ingest(url: str, pid: int, runs: int, batches_per_run: int) -> Dict[str, Any]:
+    """Records/s into the drain and its CPU per record with no page, with a client reading
+    the live stream, and (when Chromium is installed) with the page open in a browser tab;
+    interleaved run by run, each mode first by turns; the medians of each. ``reader_cpu_us``
+    is the stream client's or the browser's own CPU per record."""
+    with contextlib.ExitStack() as stack:
+        opened = _browser()
+        browser = None if opened is None else stack.enter_context(opened)
+        modes = ["no page", "page open"] + ([] if browser is None else ["page in Chromium"])
+        rates: Dict[str, List[float]] = {mode: [] for mode in modes}
+        cpu: Dict[str, List[float]] = {mode: [] for mode in modes}
+        reader: Dict[str, List[float]] = {mode: [] for mode in modes}
+        for run in range(runs):
+            for mode in modes[run % len(modes):] + modes[:run % len(modes)]:
+                fresh = [_body(run * 1000 + i) for i in range(batches_per_run)]
+                watcher: Optional[subprocess.Popen[str]] = None
+                if mode == "page open":
+                    watcher = subprocess.Popen([sys.executable, "-m", "benchmarks._viewer",
+                                                "watch", url], stdin=subprocess.PIPE,
+                                               stdout=subprocess.PIPE, text=True,
+                                               env=child_env())
+                    assert watcher.stdout is not None
+                    watcher.stdout.readline()  # connected
+                elif browser is not None and mode == "page in Chromium":
+                    _show(browser, url)
+                other = None if watcher is None else watcher.pid
+                if browser is not None and mode == "page in Chromium":
+                    other = browser.service.process.pid  # chromedriver, Chromium below it
+                try:
+                    used, read = _cpu(pid), 0.0 if other is None else _tree_cpu(other)
+                    rates[mode].append(ingest(url, fresh))
+                    records = len(fresh) * 1000
+                    cpu[mode].append((_cpu(pid) - used) * 1e6 / records)
+                    reader[mode].append(0.0 if other is None else
+                                        (_tree_cpu(other) - read) * 1e6 / records)
+                finally:
+                    if watcher is not None:
+                        end_child(watcher)
+                    if browser is not None and mode == "page in Chromium":
+                        browser.get("about:blank")
     medians = {mode: statistics.median(values) for mode, values in rates.items()}
     cpu_medians = {mode: statistics.median(values) for mode, values in cpu.items()}
     return {"records_per_s": medians, "runs": rates, "drain_cpu_us": cpu_medians,
+            "reader_cpu_us": {mode: statistics.median(v) for mode, v in reader.items()},
             "drop_pct": 100 * (1 - medians["page open"] / medians["no page"]),
             "cpu_pct": 100 * (cpu_medians["page open"] / cpu_medians["no page"] - 1)}
 
@@ -233,14 +295,22 @@ def table(result: Dict[str, Any]) -> str:
              "|---|---|---|---|---|"]
     lines += [f"| {q['query']} | {q['median_ms']:.1f} | {q['max_ms']:.1f} | {q['rows']} | "
               f"{'yes' if q['partial'] else ''} |" for q in result["queries"]]
-    rates = result["ingest"]["records_per_s"]
-    cpu = result["ingest"]["drain_cpu_us"]
-    lines += ["", f"Ingest, batches of 1,000 from two threads: {rates['no page']:,.0f} "
-              f"records/s with no page open, {rates['page open']:,.0f} with one open "
-              f"({result['ingest']['drop_pct']:.1f} % slower); the drain's CPU per record "
-              f"{cpu['no page']:.1f} / {cpu['page open']:.1f} µs "
-              f"({result['ingest']['cpu_pct']:+.1f} %)."]
+    ingest = result["ingest"]
+    base = ingest["records_per_s"]["no page"]
+    lines += ["", f"Ingest, batches of 1,000 from two threads, {len(ingest['runs']['no page'])} "
+              "interleaved runs each, medians:", "",
+              "| mode | records/s | change | drain CPU µs/record | reader CPU µs/record |",
+              "|---|---|---|---|---|"]
+    for mode, rate in ingest["records_per_s"].items():
+        change = _change(100 * (rate / base - 1)) if mode != "no page" else ""
+        lines.append(f"| {mode} | {rate:,.0f} | {change} | "
+                     f"{ingest['drain_cpu_us'][mode]:.1f} | "
+                     f"{ingest.get('reader_cpu_us', {}).get(mode, 0.0):.1f} |")
     return "\n".join(lines)
+
+
+def _change(pct: float) -> str:
+    return f"{abs(pct):.1f} % {'faster' if pct > 0 else 'slower'}"
 
 
 def _main(argv: List[str]) -> None:
