@@ -29,8 +29,9 @@ from ._live import Counters
 from ._query import MAX_PAGE_SIZE, PAGE_SIZE, Filters, Row, encode_rows, histogram, live, search
 from ._store import Store
 
-TICK = 0.25  # seconds between two live events: many records, few repaints
-# Entries in one live event: 200/s is more than anyone reads, and each shown row costs the
+TICK = 0.5  # seconds between two live events: many records, few repaints (each costs the
+# browser a relayout of its table, more than the rows it adds)
+# Entries in one live event: 100/s is more than anyone reads, and each shown row costs the
 # browser far more than the drain (a tab drawing 1,000/s took 13 µs of CPU per record ingested
 # at 30,000 records/s, competing with the drain); the rest are counted as skipped and a
 # reload (or a filter) shows them.
