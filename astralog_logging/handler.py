@@ -18,8 +18,9 @@ import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 from . import _bounds, _config
-from ._app import _owner
+from ._app import _registry
 from ._app._console import Console
+from ._app._link import Link
 from ._entry import EntryEncoder
 from ._redact import DEFAULT_REDACT_KEYS, normalize_key
 from ._report import Reporter
@@ -119,14 +120,14 @@ class AstralogHandler(logging.handlers.QueueHandler):
         self._close_lock = threading.Lock()
         self._loss_mark = 0
         self._root_level = logging.NOTSET
-        self._link: Optional[_owner.Link] = None
+        self._link: Optional[Link] = None
         self._encode = self._encoder.encode
         self._put: Optional[Callable[[bytes], None]] = None
         self._captures_uncaught = capture_uncaught and self._config is not None
         if self._config is None:
             self.queue = None  # type: ignore[assignment]  # disabled: no queue at all
             return
-        self._link = _owner.attach(self._config, self._reporter, _address)
+        self._link = _registry.attach(self._config, self._reporter, _address)
         self.queue = self._link.queue
         self._put = self._link.channel.put  # bound once: emit runs on every log call
         self._full = self._link.channel.drop_if_full
@@ -259,7 +260,7 @@ class AstralogHandler(logging.handlers.QueueHandler):
                 self._flush(config.shutdown_timeout)
             else:
                 self.hand_over(deadline)
-            _owner.detach(link, deadline)
+            _registry.detach(link, deadline)
         if self._console is not None:
             self._console.close(_CONSOLE_GRACE)
         self._reporter.wait_written()  # what close() had to say, before the process ends
