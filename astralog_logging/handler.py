@@ -15,9 +15,10 @@ import logging.handlers
 import sys
 import threading
 import time
+from types import MappingProxyType
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
-from . import _bounds, _config
+from . import _bounds, _config, _validate
 from ._app import _registry
 from ._app._console import Console
 from ._app._link import Link
@@ -79,35 +80,26 @@ class AstralogHandler(logging.handlers.QueueHandler):
         **unknown: Any,
     ) -> None:
         arguments = locals()
-        settings = {name: arguments[name] for name in _SETTINGS}
+        settings = {name: arguments[name] for name in DEFAULTS}
         for name in _KNOWN_THREAD_QUEUE_KEYS:
             unknown.pop(name, None)  # dictConfig's QueueHandler keys (3.12+): not ours
         if unknown:
             import difflib  # only for this mistake: it costs every import otherwise
 
             name = sorted(unknown)[0]
-            hint = difflib.get_close_matches(name, _SETTINGS, n=1)
+            hint = difflib.get_close_matches(name, list(DEFAULTS), n=1)
             raise ConfigError(
                 f"unknown setting {name!r}" + (f"; did you mean {hint[0]!r}?" if hint else ""))
         level = _level(level)
         self._reporter = Reporter(background=True)
-        self._config = _config.build(
-            token=token, project_id=project_id, service=service, endpoint=endpoint,
-            enabled=enabled, max_batch_size=max_batch_size, flush_interval=flush_interval,
-            max_batch_bytes=max_batch_bytes, max_entry_bytes=max_entry_bytes,
-            max_queue_size=max_queue_size, compression=compression, timeout=timeout,
-            shutdown_timeout=shutdown_timeout, verify=verify, session_factory=session_factory,
-            max_retries=max_retries, retry_max_delay=retry_max_delay,
-            retry_deadline=retry_deadline, max_buffer_bytes=max_buffer_bytes,
-            overflow=overflow, spool_dir=spool_dir, spool_max_bytes=spool_max_bytes,
-            on_error=on_error, on_success=on_success,
-        )
+        self._config = _config.build(settings)
         self._encoder = EntryEncoder(
-            tags=_config.string_list("tags", tags),
-            meta=_config.mapping("meta", meta),
+            tags=_validate.string_list("tags", tags),
+            meta=_validate.mapping("meta", meta),
             redact_keys=_redact_keys(redact, _bounds.flag("redact_defaults", redact_defaults)),
             before_send=_callable("before_send", before_send),
-            max_entry_bytes=self._config.max_entry_bytes if self._config else 64 * 1024,
+            max_entry_bytes=(self._config.max_entry_bytes if self._config
+                             else DEFAULTS["max_entry_bytes"]),
         )
         capture_uncaught = _bounds.flag("capture_uncaught", capture_uncaught)
         self._console = Console(self._reporter) if _bounds.flag("console", console) else None
@@ -330,7 +322,7 @@ def _redact_keys(redact: Union[bool, str, Sequence[str]],
     base = DEFAULT_REDACT_KEYS if defaults else frozenset()
     if redact is True:
         return base
-    names = _config.string_list("redact", redact)
+    names = _validate.string_list("redact", redact)
     return base | {normalize_key(n) for n in names}
 
 
@@ -338,11 +330,12 @@ def _callable(setting: str, value: Any) -> Any:
     if value is None or callable(value):
         return value
     if isinstance(value, str):
-        return _config.resolve(setting, value)
+        return _validate.resolve(setting, value)
     raise ConfigError(f"{setting} must be a callable or a dotted path to one")
 
 
-_SETTINGS = [
-    name for name in AstralogHandler.__init__.__code__.co_varnames
-    if name not in ("self", "queue", "unknown", "_address")
-][: AstralogHandler.__init__.__code__.co_kwonlyargcount - 1]
+# Each setting's default is written once, in the signature above: read from there.
+DEFAULTS: Mapping[str, Any] = MappingProxyType({
+    name: value for name, value in (AstralogHandler.__init__.__kwdefaults__ or {}).items()
+    if name != "_address"
+})

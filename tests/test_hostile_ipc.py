@@ -18,6 +18,7 @@ from astralog_logging import ConfigError, _config
 from astralog_logging._ipc import _address, _wire
 from astralog_logging._ipc._shared import SharedStats
 from astralog_logging._listener._spool import Spool
+from astralog_logging.handler import DEFAULTS
 from astralog_logging.testing import LocalDrain
 
 from ._procs import ROOT, alive, drain_env, run_script, wait_until
@@ -155,8 +156,8 @@ NOBODY = 65534
 
 def build(spool_dir: str | None = None, endpoint: str = "http://127.0.0.1:9/v1/drain",
           token: str = "t0ken-for-tests") -> _config.Config:
-    config = _config.build(token=token, project_id="tests", service="pytest",
-                           endpoint=endpoint, spool_dir=spool_dir)
+    config = _config.build({**DEFAULTS, "token": token, "project_id": "tests",
+                            "service": "pytest", "endpoint": endpoint, "spool_dir": spool_dir})
     assert config is not None
     return config
 

@@ -278,6 +278,6 @@ def _optional(path: Optional[str], setting: str, reporter: Reporter) -> Any:
 
 
 def _resolve(setting: str, path: str) -> Any:
-    from .._config import resolve  # the app side's validation: only for a dotted path
+    from .._validate import resolve  # the app side's validation: only for a dotted path
 
     return resolve(setting, path)
