@@ -131,8 +131,8 @@ def test_each_default_is_written_once_in_the_signature() -> None:
     assert [f.name for f in fields if f.default is not dataclasses.MISSING
             or f.default_factory is not dataclasses.MISSING] == []
     signature = inspect.signature(AstralogHandler.__init__).parameters.values()
-    assert DEFAULTS == {p.name: p.default for p in signature if p.kind is p.KEYWORD_ONLY
-                        and p.name != "_address"}
+    assert {p.name: p.default for p in signature if p.kind is p.KEYWORD_ONLY
+                        and p.name != "_address"} == DEFAULTS
     given = {"token": "t", "project_id": "p", "service": "s"}
     config = _config.build({**DEFAULTS, **given})
     assert config is not None
