@@ -4,6 +4,7 @@ names the setting and says what would fix it (``_bounds`` holds the numeric ones
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 from typing import Any, Mapping, Optional, Sequence, Union
 from urllib.parse import urlsplit
@@ -200,3 +201,35 @@ def mapping(setting: str, value: Mapping[str, Any] | None) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise ConfigError(f"{setting} must be a mapping of field names to values")
     return dict(value)
+
+
+def no_unknown(given: Mapping[str, Any], known: Mapping[str, Any],
+               ignored: Sequence[str] = ()) -> None:
+    """One ConfigError for a setting nobody knows, naming the nearest known one."""
+    unknown = sorted(name for name in given if name not in ignored)
+    if not unknown:
+        return
+    import difflib  # only for this mistake: it costs every import otherwise
+
+    hint = difflib.get_close_matches(unknown[0], list(known), n=1)
+    raise ConfigError(
+        f"unknown setting {unknown[0]!r}" + (f"; did you mean {hint[0]!r}?" if hint else ""))
+
+
+def level(value: Union[int, str]) -> int:
+    """The stdlib's check, refused as a ConfigError naming the setting (any case)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    number = logging.getLevelName(value.strip().upper()) if isinstance(value, str) else None
+    if not isinstance(number, int):
+        raise ConfigError(f"level must be a level name (DEBUG, INFO, WARNING, ERROR, "
+                          f"CRITICAL) or a number; got {value!r}")
+    return number
+
+
+def callback(setting: str, value: Any) -> Any:
+    if value is None or callable(value):
+        return value
+    if isinstance(value, str):
+        return resolve(setting, value)
+    raise ConfigError(f"{setting} must be a callable or a dotted path to one")

@@ -25,9 +25,7 @@ from ._app._link import Link
 from ._entry import EntryEncoder
 from ._redact import DEFAULT_REDACT_KEYS, normalize_key
 from ._report import Reporter
-from .exceptions import ConfigError
 
-_FLUSH_POLL_MAX = 0.02  # seconds between looks at the listener's acknowledgement
 _CONSOLE_GRACE = 1.0  # seconds close() gives console lines still waiting to be written
 _KNOWN_THREAD_QUEUE_KEYS = ("handlers", "respect_handler_level", "listener")
 
@@ -81,23 +79,16 @@ class AstralogHandler(logging.handlers.QueueHandler):
     ) -> None:
         arguments = locals()
         settings = {name: arguments[name] for name in DEFAULTS}
-        for name in _KNOWN_THREAD_QUEUE_KEYS:
-            unknown.pop(name, None)  # dictConfig's QueueHandler keys (3.12+): not ours
-        if unknown:
-            import difflib  # only for this mistake: it costs every import otherwise
-
-            name = sorted(unknown)[0]
-            hint = difflib.get_close_matches(name, list(DEFAULTS), n=1)
-            raise ConfigError(
-                f"unknown setting {name!r}" + (f"; did you mean {hint[0]!r}?" if hint else ""))
-        level = _level(level)
+        # dictConfig's QueueHandler keys (3.12+) are not ours, and not mistakes
+        _validate.no_unknown(unknown, DEFAULTS, ignored=_KNOWN_THREAD_QUEUE_KEYS)
+        level = _validate.level(level)
         self._reporter = Reporter(background=True)
         self._config = _config.build(settings)
         self._encoder = EntryEncoder(
             tags=_validate.string_list("tags", tags),
             meta=_validate.mapping("meta", meta),
             redact_keys=_redact_keys(redact, _bounds.flag("redact_defaults", redact_defaults)),
-            before_send=_callable("before_send", before_send),
+            before_send=_validate.callback("before_send", before_send),
             max_entry_bytes=(self._config.max_entry_bytes if self._config
                              else DEFAULTS["max_entry_bytes"]),
         )
@@ -213,19 +204,9 @@ class AstralogHandler(logging.handlers.QueueHandler):
             return True
         wait = self._config.shutdown_timeout if timeout is None else timeout
         deadline = time.monotonic() + wait
-        ticket = link.channel.request_ack(deadline)
-        if ticket is None:
+        if not link.wait_delivered(deadline):
             return False
-        slot, token = ticket
-        pause = 0.0005
-        while link.stats.flush_acked(slot) < token:
-            if time.monotonic() >= deadline:
-                return False
-            link.watch()  # a dead listener is restarted by its owner; the queue kept our frames
-            time.sleep(pause)
-            pause = min(pause * 1.5, _FLUSH_POLL_MAX)
-        figures = link.stats.totals()
-        losses = sum(figures[k] for k in ("failed", "dropped", "listener_dropped", "lost"))
+        losses = link.stats.losses()
         clean = losses == self._loss_mark
         self._loss_mark = losses
         return clean
@@ -302,17 +283,6 @@ def _rebuild(settings: _Hidden, address: Any, root_level: int) -> AstralogHandle
     return handler
 
 
-def _level(value: Union[int, str]) -> int:
-    """The stdlib's check, refused as a ConfigError naming the setting (any case)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    number = logging.getLevelName(value.strip().upper()) if isinstance(value, str) else None
-    if not isinstance(number, int):
-        raise ConfigError(f"level must be a level name (DEBUG, INFO, WARNING, ERROR, "
-                          f"CRITICAL) or a number; got {value!r}")
-    return number
-
-
 def _redact_keys(redact: Union[bool, str, Sequence[str]],
                  defaults: bool) -> Optional[frozenset[str]]:
     if isinstance(redact, str) and redact.strip().lower() in _bounds.BOOLEAN_WORDS_SET:
@@ -324,14 +294,6 @@ def _redact_keys(redact: Union[bool, str, Sequence[str]],
         return base
     names = _validate.string_list("redact", redact)
     return base | {normalize_key(n) for n in names}
-
-
-def _callable(setting: str, value: Any) -> Any:
-    if value is None or callable(value):
-        return value
-    if isinstance(value, str):
-        return _validate.resolve(setting, value)
-    raise ConfigError(f"{setting} must be a callable or a dotted path to one")
 
 
 # Each setting's default is written once, in the signature above: read from there.

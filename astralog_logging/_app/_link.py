@@ -23,6 +23,8 @@ from .._report import Reporter
 from . import _signals
 from ._channel import Channel
 
+_FLUSH_POLL_MAX = 0.02  # seconds between looks at the listener's acknowledgement
+
 
 class Link:
     """What a process needs to log through a listener: a channel and the shared counters."""
@@ -81,6 +83,22 @@ class Link:
             return False
         except PermissionError:
             pass
+        return True
+
+    def wait_delivered(self, deadline: float) -> bool:
+        """Until the listener has taken in everything this process wrote so far (delivered,
+        spooled or counted lost); False when the deadline came first."""
+        ticket = self.channel.request_ack(deadline)
+        if ticket is None:
+            return False
+        slot, token = ticket
+        pause = 0.0005
+        while self.stats.flush_acked(slot) < token:
+            if time.monotonic() >= deadline:
+                return False
+            self.watch()  # a dead listener is restarted by its owner; the queue kept our frames
+            time.sleep(pause)
+            pause = min(pause * 1.5, _FLUSH_POLL_MAX)
         return True
 
     def watch(self) -> None:

@@ -44,6 +44,8 @@ LISTENER_FIELDS = (
     "unconfirmed",
 )
 PRODUCER_FIELDS = ("enqueued", "dropped", "filtered")
+# The counters of records that will never arrive: their sum moving means a loss.
+LOSSES = ("failed", "dropped", "listener_dropped", "lost")
 
 _HEADER_WORDS = 32
 _L0 = 4  # first listener counter
@@ -255,6 +257,12 @@ class SharedStats:
                     out["lost"] += int(self._w[base + _HELD])
         out.update(zip(PRODUCER_FIELDS, sums))
         return out
+
+    def losses(self) -> int:
+        """Every record lost so far, whatever the cause: a flush that sees this unchanged
+        lost nothing."""
+        figures = self.totals()
+        return sum(figures[k] for k in LOSSES)
 
 
 def unused(path: str) -> bool:
