@@ -26,6 +26,7 @@ import orjson
 
 from .._config import Config
 from .._ipc import _address, _leftovers
+from .._ipc._ledger import OwnerLedger
 from .._ipc._shared import SharedStats
 from .._report import Reporter, agree, records
 from ._link import Link
@@ -78,6 +79,7 @@ class OwnerLink(Link):
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _SOCKET_BUFFER)
         stats = SharedStats.create(os.path.basename(self.workdir))  # named as a pair
         super().__init__(config, reporter, write_fd, stats, os.getpid())
+        self.ledger = OwnerLedger(stats)
         self.wanted = False
         self.address = _address.Address(self.sock.getsockname(), self.stats.path,
                                         self.owner_pid)
@@ -140,16 +142,9 @@ class OwnerLink(Link):
     def _count_what_died(self, what: str, then: str = "", limited: bool = False) -> None:
         """What a dead listener held in memory is lost, but for the batch it was sending:
         the drain may have stored that one, so it is ``unconfirmed``, not lost."""
-        stats = self.stats
-        held = stats.get("at_risk")
-        sending = min(stats.get("in_flight"), held)
-        stats.set("at_risk", 0)
-        stats.set("in_flight", 0)
-        stats.add("lost", held - sending)
-        stats.add("unconfirmed", sending)
+        lost, sending = self.ledger.listener_died()
         also = (f" and {sending} more that {agree(sending, 'was', 'were')} being sent and may "
                 "have arrived") if sending else ""
-        lost = held - sending
         line = f"{what} holding {records(lost)} that {agree(lost, 'is', 'are')} lost{also}{then}"
         if limited:
             self.reporter.limited("listener-died", line)

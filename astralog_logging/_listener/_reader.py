@@ -21,6 +21,7 @@ import time
 from typing import Any, Dict, Iterable, List, Optional
 
 from .._ipc import _wire
+from .._ipc._ledger import Ledger
 from .._ipc._shared import SharedStats
 from .._report import Reporter, agree, keep_secret, records
 from ..exceptions import ConfigError
@@ -47,6 +48,7 @@ class Listener:
         self.read_fd = read_fd
         self.sock = sock
         self.stats = stats
+        self.ledger = Ledger(stats)
         self.owner_pid = owner_pid
         self.owner_gone = False
         self.reporter = Reporter()
@@ -172,7 +174,7 @@ class Listener:
 
     def _count_malformed(self, count: int, where: str) -> None:
         if count:
-            self.stats.add("malformed", count)
+            self.ledger.malformed(count)
             self.reporter.limited(f"malformed {where}", f"{count} malformed frames {where} "
                                   "dropped (counted as malformed)")
 
@@ -215,7 +217,7 @@ class Listener:
             self.gaps.commit()  # frames without records (flush, first parts) still count
             return
         self.outbox.add(entries, then=self.gaps.commit)
-        self.stats.add("received", len(entries))
+        self.ledger.received(len(entries))
 
     def _assemble(self, producer: int, index: int, total: int, chunk: bytes
                   ) -> Optional[bytes]:
@@ -224,7 +226,7 @@ class Listener:
             # Its first parts went with a dead listener, or the producer died between
             # parts: counted once, at the entry's last part.
             if index == total - 1:
-                self.stats.add("malformed")
+                self.ledger.malformed()
             return None
         chunks.append(chunk)
         if len(chunks) == total:

@@ -12,6 +12,7 @@ import os
 import time
 from typing import Any, Callable, Optional
 
+from .._ipc._ledger import Ledger, Loss
 from .._ipc._shared import SharedStats
 from .._report import Reporter
 from ._delivery import Delivery, Tally
@@ -29,6 +30,7 @@ class Sender:
         self.outbox = outbox
         self.delivery = delivery
         self.stats = stats
+        self.ledger = Ledger(stats)
         self.reporter = reporter
         self.spool = spool
         self.on_error = on_error
@@ -70,7 +72,7 @@ class Sender:
         (``unconfirmed``). Spooled records are safe on disk either way."""
         if batch.segment is not None:
             return self.delivery.deliver(batch.entries, batch.batch_id)
-        self.delivery.on_wire = lambda n: self.stats.set("in_flight", n)
+        self.delivery.on_wire = self.ledger.sending
         try:
             return self.delivery.deliver(batch.entries, batch.batch_id)
         finally:
@@ -99,21 +101,12 @@ class Sender:
                 spool.resent(segment)
 
     def _account(self, tally: Tally, resent: bool = False) -> None:
-        spooled = self.spool is not None
-        figures = {
-            "sent": tally.sent,
-            "unspooled": tally.sent if resent else 0,
-            "failed": tally.failed + (0 if spooled else tally.deferred),
-            "retried": tally.retried,
-            "batches": tally.batches,
-            "bytes_sent": tally.bytes_sent,
-        }
-        for field, n in figures.items():
-            if n:
-                self.stats.add(field, n)
+        failed = tally.failed + (0 if self.spool is not None else tally.deferred)
+        self.ledger.settled(tally.sent, tally.retried, tally.batches, tally.bytes_sent,
+                            tally.last_status, resent=resent)
+        self.ledger.lost(Loss.REJECTED, failed)
         self.total.sent += tally.sent
-        self.total.failed += figures["failed"]
-        self.stats.set("last_status", tally.last_status)
+        self.total.failed += failed
         if tally.last_error:
             self.stats.set_text(tally.last_error)
         self._call(self.on_success, tally.sent)
