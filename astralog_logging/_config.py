@@ -101,14 +101,17 @@ class Config:
         return os.path.join(self.spool_dir, name)
 
     def listener_settings(self) -> dict[str, Any]:
-        """The plain-data settings the listener process needs (sent over its stdin)."""
+        """The plain data the listener process rebuilds this Config from (over its stdin)."""
         settings = dataclasses.asdict(self)
-        if self.spool_dir:
-            settings["spool_path"] = self.spool_path
         if self.session_factory or self.on_error or self.on_success:
             # What they import must be found there as here (a script's own directory).
             settings["import_path"] = [os.path.abspath(p) for p in sys.path]
         return settings
+
+    @classmethod
+    def from_listener_settings(cls, settings: Mapping[str, Any]) -> Config:
+        """The listener's copy, typed again: validated on the application side already."""
+        return cls(**{field.name: settings[field.name] for field in dataclasses.fields(cls)})
 
 
 def build(settings: Mapping[str, Any]) -> Config | None:

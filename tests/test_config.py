@@ -139,3 +139,17 @@ def test_each_default_is_written_once_in_the_signature() -> None:
     for field in fields:
         if field.name not in given and DEFAULTS[field.name] is not None:
             assert getattr(config, field.name) == DEFAULTS[field.name], field.name
+
+
+def test_the_listener_rebuilds_the_same_typed_config() -> None:
+    """What crosses the listener's stdin (JSON) becomes a Config equal to the owner's."""
+    import orjson
+
+    from astralog_logging import _config
+    from astralog_logging.handler import DEFAULTS
+
+    config = _config.build({**DEFAULTS, "token": "t", "project_id": "p", "service": "s",
+                            "verify": False, "compression": None, "max_retries": 3})
+    assert config is not None
+    sent = orjson.loads(orjson.dumps(config.listener_settings()))
+    assert _config.Config.from_listener_settings(sent) == config

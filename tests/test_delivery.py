@@ -116,8 +116,7 @@ def test_shutdown_deadline_bounds_retries(drain: LocalDrain) -> None:
     """During shutdown a long Retry-After is not waited for past the deadline."""
     drain.fail_next(429, retry_after=60)
     delivery, _ = _delivery(drain)
-    delivery.shutdown_deadline = time.monotonic() + 1.0
-    delivery.shutting_down.set()
+    delivery.shutdown.begin(time.monotonic() + 1.0)
     started = time.monotonic()
     tally = delivery.deliver([_entry(1)])
     assert tally.deferred == 1

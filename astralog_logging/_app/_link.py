@@ -18,7 +18,7 @@ from typing import Any, Optional
 
 from .._config import Config
 from .._ipc import _address
-from .._ipc._shared import SharedStats
+from .._ipc._shared import SharedStats, alive
 from .._report import Reporter
 from . import _signals
 from ._channel import Channel
@@ -75,15 +75,7 @@ class Link:
 
     def listener_alive(self) -> bool:
         pid = self.stats.listener_pid
-        if pid <= 0:
-            return True  # not started yet: nothing to say
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            pass
-        return True
+        return pid <= 0 or alive(pid)  # not started yet: nothing to say
 
     def wait_delivered(self, deadline: float) -> bool:
         """Until the listener has taken in everything this process wrote so far (delivered,

@@ -20,7 +20,7 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Any, Dict, Optional
+from typing import Optional
 
 import orjson
 
@@ -172,7 +172,7 @@ class OwnerLink(Link):
                 pass_fds=fds, start_new_session=True,
             )
         except OSError as exc:
-            self._start_inline(settings, exc)
+            self._start_inline(exc)
             return
         assert process.stdin is not None
         with contextlib.suppress(BrokenPipeError), process.stdin:
@@ -181,15 +181,15 @@ class OwnerLink(Link):
         self._started_at = time.monotonic()
         self.stats.listener_pid = process.pid
 
-    def _start_inline(self, settings: Dict[str, Any], why: OSError) -> None:
+    def _start_inline(self, why: OSError) -> None:
         from .._listener import _main  # requests and tenacity load only where they run
 
         self.reporter.say(f"cannot start a listener process ({why.strerror}); delivering "
                           "from threads of this process instead")
         assert self.sock is not None
         sock = socket.socket(fileno=os.dup(self.sock.fileno()))
-        self.inline = _main.run_inline(settings, self.read_fd, sock,
-                                           SharedStats(os.dup(self.stats.fd), ""))
+        self.inline = _main.run_inline(self.config, self.read_fd, sock,
+                                       SharedStats(os.dup(self.stats.fd), ""))
         self.stats.listener_pid = os.getpid()
 
     def stop(self, deadline: float) -> None:

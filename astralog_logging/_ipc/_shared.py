@@ -215,7 +215,7 @@ class SharedStats:
             for slot in range(_SLOTS):
                 base = self._slot(slot)
                 owner = int(self._w[base + 1])
-                if self._w[base] and owner != pid and _alive(owner):
+                if self._w[base] and owner != pid and alive(owner):
                     continue
                 for k in range(len(PRODUCER_FIELDS)):
                     self._w[_R0 + k] += self._w[base + 2 + k]
@@ -233,7 +233,7 @@ class SharedStats:
         for slot in range(_SLOTS):
             base = self._slot(slot)
             pid = int(self._w[base + 1])
-            if self._w[base] and pid not in but and _alive(pid):
+            if self._w[base] and pid not in but and alive(pid):
                 return True
         return False
 
@@ -269,7 +269,7 @@ class SharedStats:
             if self._w[base]:
                 for k in range(len(PRODUCER_FIELDS)):
                     sums[k] += int(self._w[base + 2 + k])
-                if self._w[base + _HELD] and not _alive(int(self._w[base + 1])):
+                if self._w[base + _HELD] and not alive(int(self._w[base + 1])):
                     out["lost"] += int(self._w[base + _HELD])
         out.update(zip(PRODUCER_FIELDS, sums))
         return out
@@ -296,7 +296,8 @@ def unused(path: str) -> bool:
     return True
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (a pid of another user's process counts as alive)."""
     if pid <= 0:
         return False
     try:

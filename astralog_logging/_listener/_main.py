@@ -18,16 +18,16 @@ import signal
 import socket
 import sys
 import threading
-from typing import Any, Dict
 
 import orjson
 
+from .._config import Config
 from .._ipc._shared import SharedStats
 from .._report import Reporter
 from ._reader import Listener
 
 
-def run_inline(settings: Dict[str, Any], read_fd: int, sock: socket.socket,
+def run_inline(config: Config, read_fd: int, sock: socket.socket,
                stats: SharedStats) -> threading.Thread:
     """The listener as two threads of the owner, where no listener process can start.
 
@@ -35,7 +35,7 @@ def run_inline(settings: Dict[str, Any], read_fd: int, sock: socket.socket,
     threads share the application's interpreter, and a fork does not carry them.
     """
     sock.setblocking(False)
-    listener = Listener(settings, read_fd, sock, stats, owner_pid=None)
+    listener = Listener(config, read_fd, sock, stats, owner_pid=None)
     threading.Thread(target=listener.read_forever, name="astralog-reader", daemon=True).start()
     sender = threading.Thread(target=listener.sender.run, name="astralog-sender", daemon=True)
     sender.start()
@@ -55,8 +55,8 @@ def main() -> int:
     # The application's own sys.path (its script's directory), for its callables.
     sys.path.extend(p for p in settings.get("import_path", ()) if p not in sys.path)
     try:
-        listener = Listener(settings, settings.pop("read_fd"), sock, stats,
-                            settings.pop("owner_pid"))
+        listener = Listener(Config.from_listener_settings(settings), settings["read_fd"], sock,
+                            stats, settings["owner_pid"])
     except Exception as exc:  # one line, not a traceback; the owner restarts us, slower
         Reporter().say(f"the listener cannot start ({exc!r})")
         return 78  # EX_CONFIG

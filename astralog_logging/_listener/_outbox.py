@@ -158,7 +158,7 @@ class Outbox:
         from memory alone, exactly as without a spool; the next batch tries the disk again."""
         assert self.spool is not None
         if self._open_segment is not None:
-            self.spool.abandon(self._open_segment, self._open_id)
+            self.spool.delivered(self._open_segment, self._open_id)
         self._risk(self._open_written)  # in memory only again
         self._open_segment = None
         self._open_unspooled = True

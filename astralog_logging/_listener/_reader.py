@@ -20,13 +20,14 @@ import threading
 import time
 from typing import Any, Dict, Iterable, List, Optional
 
+from .._config import Config
 from .._ipc import _wire
 from .._ipc._ledger import Ledger
 from .._ipc._shared import SharedStats
 from .._report import Reporter, agree, keep_secret, records
 from ..exceptions import ConfigError
 from ._batching import Batcher
-from ._delivery import Delivery
+from ._delivery import Delivery, Shutdown
 from ._gaps import Gaps
 from ._outbox import END, STOPPED, Outbox
 from ._sender import Sender
@@ -42,9 +43,11 @@ _QUIET_ALONE = 0.01  # the same when no other process that logged here still run
 
 
 class Listener:
-    def __init__(self, settings: Dict[str, Any], read_fd: int, sock: socket.socket,
+    """The reader and the parts it feeds, each given its collaborators here."""
+
+    def __init__(self, config: Config, read_fd: int, sock: socket.socket,
                  stats: SharedStats, owner_pid: Optional[int]) -> None:
-        self.settings = settings
+        self.config = config
         self.read_fd = read_fd
         self.sock = sock
         self.stats = stats
@@ -59,39 +62,40 @@ class Listener:
         self.awaited = False  # a FLUSH was read: someone waits, so no gathering pause
         self.quiet = _QUIET  # how long reading goes on after a stop, for stragglers
         self.at_stop: Dict[str, int] = {}
-        keep_secret(settings["token"])
-        factory = settings.get("session_factory")  # resolved inside: Transport catches failures
+        self.shutdown = Shutdown()
+        keep_secret(config.token)
+        factory = config.session_factory  # resolved inside: Transport catches failures
         transport = Transport(
-            settings["endpoint"], settings["token"], timeout=settings["timeout"],
-            verify=settings["verify"],
+            config.endpoint, config.token, timeout=config.timeout, verify=config.verify,
             session_factory=(lambda: _resolve("session_factory", factory)()) if factory else None,
-        )
-        self.delivery = Delivery(
-            transport, project_id=settings["project_id"], service=settings["service"],
-            gzip=settings["compression"] == "gzip", max_retries=settings["max_retries"],
-            retry_max_delay=settings["retry_max_delay"],
-            retry_deadline=settings["retry_deadline"], reporter=self.reporter,
         )
         if transport.broken:  # no restart can mend it: every batch fails at once, counted
             self.reporter.say(f"{transport.broken}; nothing can be delivered until it is fixed")
-            self.delivery.max_retries = 0
-        spool = None
-        if settings.get("spool_path"):
-            try:
-                spool = Spool(settings["spool_path"], settings["spool_max_bytes"])
-            except Exception as exc:  # checked at construction; the disk may change since
-                self.reporter.say(f"spool_dir cannot be used ({exc}); undelivered records "
-                                  "are counted as lost instead of kept")
-            else:
-                self.delivery.spooling = True
+        spool = self._open_spool(config.spool_path, config.spool_max_bytes)
+        self.delivery = Delivery(
+            transport, project_id=config.project_id, service=config.service,
+            gzip=config.compression == "gzip",
+            max_retries=0 if transport.broken else config.max_retries,
+            retry_max_delay=config.retry_max_delay, retry_deadline=config.retry_deadline,
+            reporter=self.reporter, shutdown=self.shutdown, spooling=spool is not None,
+        )
         self.outbox = Outbox(
-            Batcher(settings["max_batch_size"], settings["max_batch_bytes"],
-                    settings["flush_interval"]),
-            settings["max_buffer_bytes"], settings["overflow"], spool, stats, self.reporter)
+            Batcher(config.max_batch_size, config.max_batch_bytes, config.flush_interval),
+            config.max_buffer_bytes, config.overflow, spool, stats, self.reporter)
         self.sender = Sender(
             self.outbox, self.delivery, stats, self.reporter, spool,
-            on_error=_optional(settings.get("on_error"), "on_error", self.reporter),
-            on_success=_optional(settings.get("on_success"), "on_success", self.reporter))
+            on_error=_optional(config.on_error, "on_error", self.reporter),
+            on_success=_optional(config.on_success, "on_success", self.reporter))
+
+    def _open_spool(self, path: Optional[str], max_bytes: int) -> Optional[Spool]:
+        if not path:
+            return None
+        try:
+            return Spool(path, max_bytes)
+        except Exception as exc:  # checked at construction; the disk may change since
+            self.reporter.say(f"spool_dir cannot be used ({exc}); undelivered records "
+                              "are counted as lost instead of kept")
+            return None
 
     # -- reader thread -------------------------------------------------------------------
 
@@ -240,11 +244,10 @@ class Listener:
         if why:
             self.reporter.say(f"listener stopping: {why}; delivering what it has")
         if seconds_left is None:
-            seconds_left = self.settings["shutdown_timeout"]
-        self.delivery.shutdown_deadline = time.monotonic() + seconds_left
+            seconds_left = self.config.shutdown_timeout
         self.at_stop = {field: self.stats.get(field)
                         for field in ("failed", "spooled", "unspooled")}
-        self.delivery.shutting_down.set()
+        self.shutdown.begin(time.monotonic() + seconds_left)
         self.stopping.set()
 
     def say_what_stop_left(self) -> None:

@@ -57,7 +57,7 @@ class Sender:
             if not isinstance(item, Batch):
                 self.stats.ack_flush(item[1], item[2])
                 continue
-            if time.monotonic() >= self.delivery.shutdown_deadline:
+            if time.monotonic() >= self.delivery.shutdown.deadline:
                 tally = Tally(deferred=len(item.entries), last_error="shutdown_timeout ran out")
             else:
                 tally = self._deliver(item)
@@ -72,11 +72,7 @@ class Sender:
         (``unconfirmed``). Spooled records are safe on disk either way."""
         if batch.segment is not None:
             return self.delivery.deliver(batch.entries, batch.batch_id)
-        self.delivery.on_wire = self.ledger.sending
-        try:
-            return self.delivery.deliver(batch.entries, batch.batch_id)
-        finally:
-            self.delivery.on_wire = None
+        return self.delivery.deliver(batch.entries, batch.batch_id, on_wire=self.ledger.sending)
 
     def _resend(self) -> None:
         """Send spooled batches again, oldest first, until one fails."""
@@ -89,7 +85,7 @@ class Sender:
             segments = spool.resendable()
         for segment in segments:
             for batch_id, entries in spool.pending(segment):
-                if time.monotonic() >= self.delivery.shutdown_deadline:
+                if time.monotonic() >= self.delivery.shutdown.deadline:
                     return
                 tally = self.delivery.deliver(entries, batch_id)
                 self._account(tally, resent=True)

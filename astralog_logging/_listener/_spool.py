@@ -133,13 +133,6 @@ class Spool:
             seg.outstanding += 1
         return seg
 
-    def abandon(self, seg: Segment, batch_id: str) -> None:
-        """Give up spooling a batch whose later parts could not be written: it goes on
-        from memory alone, and its parts on disk are never sent again."""
-        seg.outstanding -= 1
-        self.mark_done(seg, batch_id)
-        self._maybe_delete(seg)
-
     def _rotate(self) -> Segment:
         if self._current is not None:
             self._close(self._current)
@@ -171,6 +164,8 @@ class Spool:
     # -- outcomes ------------------------------------------------------------------------
 
     def delivered(self, seg: Segment, batch_id: str) -> None:
+        """Done with a spooled batch: delivered, or (its later parts not written) sent from
+        memory alone, so its parts on disk are never sent again."""
         seg.outstanding -= 1
         self.mark_done(seg, batch_id)
         self._maybe_delete(seg)
