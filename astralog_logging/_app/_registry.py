@@ -4,7 +4,7 @@ The first handler in a process tree creates a *link* (the multiprocessing queue,
 socket for processes that cannot be handed the queue, the shared counters, and the listener
 process) and its process becomes the owner. Handlers created later with the same
 configuration reuse it: in the same process directly, in forked children by inheritance,
-in any other process through the advertised address (see ``_address``). Only the owner
+in any other process through the advertised address (see ``_ipc._address``). Only the owner
 starts, restarts and stops the listener.
 
 A link outlives its handlers: when the owner closes its last handler the listener is

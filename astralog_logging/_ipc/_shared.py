@@ -9,8 +9,8 @@ a moment old, never a torn one. Counters are written only through ``_ledger``.
 
 Layout, in 64-bit words: a header (magic, listener pid, the listener's counters, figures
 retired from dead producers, the pid of a listener that has delivered everything before its
-STOP), fixed-size slots, one per producer process, then the
-listener's sequence table (see ``_gaps``), then the last error as text.
+STOP, the owner's count of what dead listeners held), fixed-size slots, one per producer
+process, then the listener's sequence table (see ``_listener._gaps``), then the last error as text.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Sequence numbers: count exactly what a killed listener had read but not yet taken in.
 
 Every frame carries its producer's id and how many records that producer had written into
-the queue before it (``_channel`` numbers frames as they are written, so the records a
+the queue before it (``_app._channel`` numbers frames as they are written, so the records a
 producer drops itself never open a hole). The listener remembers, per producer, the number
 it expects next and stores it in the shared table as soon as a frame's records are in the
 outbox, where ``at_risk`` (or the spool) covers them. A listener killed after reading

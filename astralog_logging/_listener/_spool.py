@@ -21,7 +21,7 @@ entries joined by ``\\n``; consecutive records with the same batch_id are parts 
 A torn write at the end (a crash mid-append) fails its length or CRC check and ends the
 segment there: detected, never parsed as garbage.
 
-The directory must be ours and writable by nobody else (see ``_ownership``; the handler
+The directory must be ours and writable by nobody else (see ``_ipc._ownership``; the handler
 refuses such a ``spool_dir`` when it is built, and the spool checks again at start). Every
 file is opened with ``O_NOFOLLOW``: a symbolic link planted where a segment, a ``.done``
 list or a lock should be fails to open instead of being read or appended through.
