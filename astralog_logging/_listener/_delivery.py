@@ -52,6 +52,24 @@ def derived_id(parent: str, suffix: str) -> str:
     return hashlib.sha256(f"{parent}{suffix}".encode()).hexdigest()[:32]
 
 
+class _PastShutdown(tenacity.stop.stop_base):
+    """No wait may end past the shutdown deadline (``inf`` until shutdown begins)."""
+
+    def __init__(self, shutdown: Shutdown, clock: Callable[[], float]) -> None:
+        self.shutdown = shutdown
+        self.clock = clock
+
+    def __call__(self, state: tenacity.RetryCallState) -> bool:
+        return self.clock() + (state.upcoming_sleep or 0.0) > self.shutdown.deadline
+
+
+def _last_result(state: tenacity.RetryCallState) -> SendResult:
+    """Retries gave up: the last answer is the outcome (a result, never an exception)."""
+    assert state.outcome is not None
+    result: SendResult = state.outcome.result()
+    return result
+
+
 def _reason(result: SendResult) -> str:
     reason = f"HTTP {result.status}" if result.status else "no answer"
     return f"{reason}: {result.error}" if result.error else reason
@@ -89,12 +107,11 @@ class Delivery:
         shutdown: Optional[Shutdown] = None,
         spooling: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Optional[Callable[[float], None]] = None,
     ) -> None:
         self.transport = transport
         self.gzip = gzip
-        self.max_retries = max_retries
         self.retry_max_delay = retry_max_delay
-        self.retry_deadline = retry_deadline
         self.reporter = reporter
         self.clock = clock
         self._head = b'{"project_id":%s,"service":%s,"sdk":%s,"batch_id":"' % (
@@ -108,6 +125,15 @@ class Delivery:
         # the outage's pace instead of starting over at half a second.
         self.failures_in_a_row = 0
         self.rng: Callable[[float, float], float] = random.uniform
+        self._retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_result(retryable),
+            stop=(tenacity.stop_after_attempt(max_retries + 1)
+                  | tenacity.stop_before_delay(retry_deadline)
+                  | _PastShutdown(self.shutdown, clock)),
+            wait=self._wait,
+            sleep=sleep or self._sleep,
+            retry_error_callback=_last_result,
+        )
 
     def body(self, batch_id: str, entries: List[bytes]) -> bytes:
         raw = b"".join((self._head, batch_id.encode(), b'","logs":[', b",".join(entries), b"]}"))
@@ -181,43 +207,18 @@ class Delivery:
 
     def _send_with_retries(self, body: bytes, batch_id: str, count: int, tally: Tally,
                            on_wire: Optional[Callable[[int], None]]) -> SendResult:
-        started = self.clock()
-
-        def stop(state: tenacity.RetryCallState) -> bool:
-            resume_at = self.clock() + state.upcoming_sleep
-            return (
-                state.attempt_number > self.max_retries
-                or resume_at - started > self.retry_deadline
-                or resume_at > self.shutdown.deadline
-            )
-
-        def wait(state: tenacity.RetryCallState) -> float:
-            outcome = state.outcome
-            last = outcome.result() if outcome is not None and not outcome.failed else None
-            streak = state.attempt_number
-            if not self.shutdown.begun:  # at shutdown, short waits fit the time left
-                streak = max(streak, self.failures_in_a_row)
-            return wait_seconds(streak, last, self.retry_max_delay, self.rng)
-
-        def before_sleep(state: tenacity.RetryCallState) -> None:
-            tally.retried += 1
-
-        def give_up(state: tenacity.RetryCallState) -> SendResult:
-            outcome = state.outcome
-            assert outcome is not None
-            result: SendResult = outcome.result()
-            return result
-
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_result(retryable),
-            stop=stop,
-            wait=wait,
-            sleep=self._sleep,
-            before_sleep=before_sleep,
-            retry_error_callback=give_up,
-        )
+        retrying = self._retrying
         result: SendResult = retrying(self._send_once, body, batch_id, count, on_wire)
+        tally.retried += retrying.statistics["attempt_number"] - 1
         return result
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        outcome = state.outcome
+        last = outcome.result() if outcome is not None and not outcome.failed else None
+        streak = state.attempt_number
+        if not self.shutdown.begun:  # at shutdown, short waits fit the time left
+            streak = max(streak, self.failures_in_a_row)
+        return wait_seconds(streak, last, self.retry_max_delay, self.rng)
 
     def _send_once(self, body: bytes, batch_id: str, count: int,
                    on_wire: Optional[Callable[[int], None]]) -> SendResult:
