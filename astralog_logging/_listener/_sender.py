@@ -45,8 +45,7 @@ class Sender:
             item = self.outbox.next()
             if item is END:
                 if self.spool is not None:
-                    with self.outbox.cv:
-                        self.spool.close()
+                    self.spool.close()
                 self.stats.stopped_pid = os.getpid()
                 return self.total
             if item is STOPPED:
@@ -81,8 +80,7 @@ class Sender:
         if spool is None or now < self._next_resend:
             return
         self._next_resend = now + _RESEND_PAUSE
-        with self.outbox.cv:  # the reader adds segments meanwhile
-            segments = spool.resendable()
+        segments = spool.resendable()  # the reader adds segments meanwhile
         for segment in segments:
             for batch_id, entries in spool.pending(segment):
                 if time.monotonic() >= self.delivery.shutdown.deadline:
@@ -91,10 +89,8 @@ class Sender:
                 self._account(tally, resent=True)
                 if tally.deferred:
                     return  # still failing: the segment stays, its delivered batches noted
-                with self.outbox.cv:
-                    spool.mark_done(segment, batch_id)
-            with self.outbox.cv:
-                spool.resent(segment)
+                spool.mark_done(segment, batch_id)
+            spool.resent(segment)
 
     def _account(self, tally: Tally, resent: bool = False) -> None:
         failed = tally.failed + (0 if self.spool is not None else tally.deferred)
