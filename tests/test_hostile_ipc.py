@@ -189,7 +189,8 @@ def test_a_shared_sticky_spool_dir_is_accepted_but_not_a_planted_subdirectory(
     spool.mkdir()
     spool.chmod(0o1777)
     config = build(str(spool))
-    planted = config.listener_settings()["spool_path"]
+    planted = config.spool_path
+    assert planted is not None
     os.mkdir(planted, 0o700)
     os.chown(planted, NOBODY, NOBODY)
     with pytest.raises(ConfigError, match=r"holds '[0-9a-f]+', which is owned by uid 65534"):
