@@ -15,17 +15,17 @@ import logging.handlers
 import sys
 import threading
 import time
+from types import MappingProxyType
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
-from . import _bounds, _config
-from ._app import _owner
+from . import _bounds, _config, _validate
+from ._app import _registry
 from ._app._console import Console
+from ._app._link import Link
 from ._entry import EntryEncoder
 from ._redact import DEFAULT_REDACT_KEYS, normalize_key
 from ._report import Reporter
-from .exceptions import ConfigError
 
-_FLUSH_POLL_MAX = 0.02  # seconds between looks at the listener's acknowledgement
 _CONSOLE_GRACE = 1.0  # seconds close() gives console lines still waiting to be written
 _KNOWN_THREAD_QUEUE_KEYS = ("handlers", "respect_handler_level", "listener")
 
@@ -78,35 +78,19 @@ class AstralogHandler(logging.handlers.QueueHandler):
         **unknown: Any,
     ) -> None:
         arguments = locals()
-        settings = {name: arguments[name] for name in _SETTINGS}
-        for name in _KNOWN_THREAD_QUEUE_KEYS:
-            unknown.pop(name, None)  # dictConfig's QueueHandler keys (3.12+): not ours
-        if unknown:
-            import difflib  # only for this mistake: it costs every import otherwise
-
-            name = sorted(unknown)[0]
-            hint = difflib.get_close_matches(name, _SETTINGS, n=1)
-            raise ConfigError(
-                f"unknown setting {name!r}" + (f"; did you mean {hint[0]!r}?" if hint else ""))
-        level = _level(level)
+        settings = {name: arguments[name] for name in DEFAULTS}
+        # dictConfig's QueueHandler keys (3.12+) are not ours, and not mistakes
+        _validate.no_unknown(unknown, DEFAULTS, ignored=_KNOWN_THREAD_QUEUE_KEYS)
+        level = _validate.level(level)
         self._reporter = Reporter(background=True)
-        self._config = _config.build(
-            token=token, project_id=project_id, service=service, endpoint=endpoint,
-            enabled=enabled, max_batch_size=max_batch_size, flush_interval=flush_interval,
-            max_batch_bytes=max_batch_bytes, max_entry_bytes=max_entry_bytes,
-            max_queue_size=max_queue_size, compression=compression, timeout=timeout,
-            shutdown_timeout=shutdown_timeout, verify=verify, session_factory=session_factory,
-            max_retries=max_retries, retry_max_delay=retry_max_delay,
-            retry_deadline=retry_deadline, max_buffer_bytes=max_buffer_bytes,
-            overflow=overflow, spool_dir=spool_dir, spool_max_bytes=spool_max_bytes,
-            on_error=on_error, on_success=on_success,
-        )
+        self._config = _config.build(settings)
         self._encoder = EntryEncoder(
-            tags=_config.string_list("tags", tags),
-            meta=_config.mapping("meta", meta),
+            tags=_validate.string_list("tags", tags),
+            meta=_validate.mapping("meta", meta),
             redact_keys=_redact_keys(redact, _bounds.flag("redact_defaults", redact_defaults)),
-            before_send=_callable("before_send", before_send),
-            max_entry_bytes=self._config.max_entry_bytes if self._config else 64 * 1024,
+            before_send=_validate.callback("before_send", before_send),
+            max_entry_bytes=(self._config.max_entry_bytes if self._config
+                             else DEFAULTS["max_entry_bytes"]),
         )
         capture_uncaught = _bounds.flag("capture_uncaught", capture_uncaught)
         self._console = Console(self._reporter) if _bounds.flag("console", console) else None
@@ -119,14 +103,14 @@ class AstralogHandler(logging.handlers.QueueHandler):
         self._close_lock = threading.Lock()
         self._loss_mark = 0
         self._root_level = logging.NOTSET
-        self._link: Optional[_owner.Link] = None
+        self._link: Optional[Link] = None
         self._encode = self._encoder.encode
         self._put: Optional[Callable[[bytes], None]] = None
         self._captures_uncaught = capture_uncaught and self._config is not None
         if self._config is None:
             self.queue = None  # type: ignore[assignment]  # disabled: no queue at all
             return
-        self._link = _owner.attach(self._config, self._reporter, _address)
+        self._link = _registry.attach(self._config, self._reporter, _address)
         self.queue = self._link.queue
         self._put = self._link.channel.put  # bound once: emit runs on every log call
         self._full = self._link.channel.drop_if_full
@@ -220,19 +204,9 @@ class AstralogHandler(logging.handlers.QueueHandler):
             return True
         wait = self._config.shutdown_timeout if timeout is None else timeout
         deadline = time.monotonic() + wait
-        ticket = link.channel.request_ack(deadline)
-        if ticket is None:
+        if not link.wait_delivered(deadline):
             return False
-        slot, token = ticket
-        pause = 0.0005
-        while link.stats.flush_acked(slot) < token:
-            if time.monotonic() >= deadline:
-                return False
-            link.watch()  # a dead listener is restarted by its owner; the queue kept our frames
-            time.sleep(pause)
-            pause = min(pause * 1.5, _FLUSH_POLL_MAX)
-        figures = link.stats.totals()
-        losses = sum(figures[k] for k in ("failed", "dropped", "listener_dropped", "lost"))
+        losses = link.stats.losses()
         clean = losses == self._loss_mark
         self._loss_mark = losses
         return clean
@@ -259,7 +233,7 @@ class AstralogHandler(logging.handlers.QueueHandler):
                 self._flush(config.shutdown_timeout)
             else:
                 self.hand_over(deadline)
-            _owner.detach(link, deadline)
+            _registry.detach(link, deadline)
         if self._console is not None:
             self._console.close(_CONSOLE_GRACE)
         self._reporter.wait_written()  # what close() had to say, before the process ends
@@ -309,17 +283,6 @@ def _rebuild(settings: _Hidden, address: Any, root_level: int) -> AstralogHandle
     return handler
 
 
-def _level(value: Union[int, str]) -> int:
-    """The stdlib's check, refused as a ConfigError naming the setting (any case)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    number = logging.getLevelName(value.strip().upper()) if isinstance(value, str) else None
-    if not isinstance(number, int):
-        raise ConfigError(f"level must be a level name (DEBUG, INFO, WARNING, ERROR, "
-                          f"CRITICAL) or a number; got {value!r}")
-    return number
-
-
 def _redact_keys(redact: Union[bool, str, Sequence[str]],
                  defaults: bool) -> Optional[frozenset[str]]:
     if isinstance(redact, str) and redact.strip().lower() in _bounds.BOOLEAN_WORDS_SET:
@@ -329,19 +292,12 @@ def _redact_keys(redact: Union[bool, str, Sequence[str]],
     base = DEFAULT_REDACT_KEYS if defaults else frozenset()
     if redact is True:
         return base
-    names = _config.string_list("redact", redact)
+    names = _validate.string_list("redact", redact)
     return base | {normalize_key(n) for n in names}
 
 
-def _callable(setting: str, value: Any) -> Any:
-    if value is None or callable(value):
-        return value
-    if isinstance(value, str):
-        return _config.resolve(setting, value)
-    raise ConfigError(f"{setting} must be a callable or a dotted path to one")
-
-
-_SETTINGS = [
-    name for name in AstralogHandler.__init__.__code__.co_varnames
-    if name not in ("self", "queue", "unknown", "_address")
-][: AstralogHandler.__init__.__code__.co_kwonlyargcount - 1]
+# Each setting's default is written once, in the signature above: read from there.
+DEFAULTS: Mapping[str, Any] = MappingProxyType({
+    name: value for name, value in (AstralogHandler.__init__.__kwdefaults__ or {}).items()
+    if name != "_address"
+})

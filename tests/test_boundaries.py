@@ -139,3 +139,18 @@ def test_the_listener_is_handed_the_directory_that_holds_the_package() -> None:
     from astralog_logging._app import _owner
 
     assert os.path.isfile(os.path.join(_owner._PACKAGE_PARENT, "astralog_logging", "__init__.py"))
+
+
+def test_only_the_ledger_writes_the_shared_counters() -> None:
+    """No module but _ipc/_ledger.py calls SharedStats.bump or writes a Counter: each
+    shared word keeps its one writer, and each loss its one door."""
+    writers = set()
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            counter_arg = any(isinstance(a, ast.Attribute) and isinstance(a.value, ast.Name)
+                              and a.value.id == "Counter" for a in node.args)
+            if node.func.attr == "bump" or (node.func.attr == "write" and counter_arg):
+                writers.add(str(path.relative_to(PACKAGE)))
+    assert writers == {"_ipc/_ledger.py"}

@@ -116,3 +116,40 @@ def test_console_mirrors_by_level(capsys: pytest.CaptureFixture[str]) -> None:
     captured = capsys.readouterr()
     assert captured.out == "INFO hello out\n"
     assert captured.err == "WARNING careful\n"
+
+
+def test_each_default_is_written_once_in_the_signature() -> None:
+    """Config has no defaults of its own: handler.DEFAULTS is read from the handler's
+    signature, and a Config built from it alone carries exactly those values."""
+    import dataclasses
+    import inspect
+
+    from astralog_logging import _config
+    from astralog_logging.handler import DEFAULTS
+
+    fields = dataclasses.fields(_config.Config)
+    assert [f.name for f in fields if f.default is not dataclasses.MISSING
+            or f.default_factory is not dataclasses.MISSING] == []
+    signature = inspect.signature(AstralogHandler.__init__).parameters.values()
+    assert {p.name: p.default for p in signature if p.kind is p.KEYWORD_ONLY
+                        and p.name != "_address"} == DEFAULTS
+    given = {"token": "t", "project_id": "p", "service": "s"}
+    config = _config.build({**DEFAULTS, **given})
+    assert config is not None
+    for field in fields:
+        if field.name not in given and DEFAULTS[field.name] is not None:
+            assert getattr(config, field.name) == DEFAULTS[field.name], field.name
+
+
+def test_the_listener_rebuilds_the_same_typed_config() -> None:
+    """What crosses the listener's stdin (JSON) becomes a Config equal to the owner's."""
+    import orjson
+
+    from astralog_logging import _config
+    from astralog_logging.handler import DEFAULTS
+
+    config = _config.build({**DEFAULTS, "token": "t", "project_id": "p", "service": "s",
+                            "verify": False, "compression": None, "max_retries": 3})
+    assert config is not None
+    sent = orjson.loads(orjson.dumps(config.listener_settings()))
+    assert _config.Config.from_listener_settings(sent) == config

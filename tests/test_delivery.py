@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import time
-from typing import List
+from typing import Callable, List
 
 import orjson
 
@@ -22,12 +22,13 @@ def _entry(i: int, **extra: object) -> bytes:
 
 
 def _delivery(drain: LocalDrain, *, token: str | None = None, gzip: bool = True,
-              retries: int = 5) -> tuple[Delivery, io.StringIO]:
+              retries: int = 5, max_delay: float = 0.2, deadline: float = 30.0,
+              sleep: Callable[[float], None] | None = None) -> tuple[Delivery, io.StringIO]:
     out = io.StringIO()
     transport = Transport(drain.endpoint, token or drain.token, timeout=5.0)
     delivery = Delivery(transport, project_id="p", service="s", gzip=gzip,
-                        max_retries=retries, retry_max_delay=0.2, retry_deadline=30.0,
-                        reporter=Reporter(stream=out))
+                        max_retries=retries, retry_max_delay=max_delay,
+                        retry_deadline=deadline, reporter=Reporter(stream=out), sleep=sleep)
     return delivery, out
 
 
@@ -116,8 +117,7 @@ def test_shutdown_deadline_bounds_retries(drain: LocalDrain) -> None:
     """During shutdown a long Retry-After is not waited for past the deadline."""
     drain.fail_next(429, retry_after=60)
     delivery, _ = _delivery(drain)
-    delivery.shutdown_deadline = time.monotonic() + 1.0
-    delivery.shutting_down.set()
+    delivery.shutdown.begin(time.monotonic() + 1.0)
     started = time.monotonic()
     tally = delivery.deliver([_entry(1)])
     assert tally.deferred == 1
@@ -127,11 +127,10 @@ def test_shutdown_deadline_bounds_retries(drain: LocalDrain) -> None:
 def test_backoff_follows_the_outage_not_the_batch(drain: LocalDrain) -> None:
     """The batch after one that gave up waits at the outage's pace; a success resets it."""
     drain.fail_next(*([503] * 7))
-    delivery, _ = _delivery(drain, retries=2)
-    delivery.retry_max_delay, delivery.retry_deadline = 100.0, 1000.0
+    waits: List[float] = []  # recorded, not slept
+    delivery, _ = _delivery(drain, retries=2, max_delay=100.0, deadline=1000.0,
+                            sleep=waits.append)
     delivery.rng = lambda lo, hi: hi  # the largest wait jitter can pick
-    waits: List[float] = []
-    delivery._sleep = waits.append  # type: ignore[method-assign]  # record, do not sleep
     assert delivery.deliver([_entry(1)]).deferred == 1
     assert delivery.deliver([_entry(2)]).deferred == 1
     assert waits == [0.5, 1.0, 4.0, 8.0]  # after the 1st, 2nd, 4th and 5th failure in a row

@@ -18,6 +18,7 @@ from astralog_logging import ConfigError, _config
 from astralog_logging._ipc import _address, _wire
 from astralog_logging._ipc._shared import SharedStats
 from astralog_logging._listener._spool import Spool
+from astralog_logging.handler import DEFAULTS
 from astralog_logging.testing import LocalDrain
 
 from ._procs import ROOT, alive, drain_env, run_script, wait_until
@@ -155,8 +156,8 @@ NOBODY = 65534
 
 def build(spool_dir: str | None = None, endpoint: str = "http://127.0.0.1:9/v1/drain",
           token: str = "t0ken-for-tests") -> _config.Config:
-    config = _config.build(token=token, project_id="tests", service="pytest",
-                           endpoint=endpoint, spool_dir=spool_dir)
+    config = _config.build({**DEFAULTS, "token": token, "project_id": "tests",
+                            "service": "pytest", "endpoint": endpoint, "spool_dir": spool_dir})
     assert config is not None
     return config
 
@@ -188,7 +189,8 @@ def test_a_shared_sticky_spool_dir_is_accepted_but_not_a_planted_subdirectory(
     spool.mkdir()
     spool.chmod(0o1777)
     config = build(str(spool))
-    planted = config.listener_settings()["spool_path"]
+    planted = config.spool_path
+    assert planted is not None
     os.mkdir(planted, 0o700)
     os.chown(planted, NOBODY, NOBODY)
     with pytest.raises(ConfigError, match=r"holds '[0-9a-f]+', which is owned by uid 65534"):

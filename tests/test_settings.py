@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from astralog_logging import AstralogHandler, ConfigError
+from astralog_logging.handler import DEFAULTS
 
 from ._procs import ROOT
 
@@ -103,7 +104,7 @@ def test_a_file_where_the_spool_directory_goes_is_refused(tmp_path: Path) -> Non
     handler = AstralogHandler(**{**GOOD, "enabled": False})
     from astralog_logging import _config
 
-    config = _config.build(**{**GOOD, "spool_dir": str(tmp_path)})
+    config = _config.build({**DEFAULTS, **GOOD, "spool_dir": str(tmp_path)})
     assert config is not None and config.spool_path is not None
     Path(config.spool_path).write_text("in the way")
     text = _refusal(spool_dir=str(tmp_path))
@@ -164,11 +165,11 @@ def test_enabled_and_verify_from_strings(monkeypatch: pytest.MonkeyPatch) -> Non
     """enabled="off" and ASTRALOG_ENABLED=No disable; verify="false" is False, not a path."""
     from astralog_logging import _config
 
-    assert _config.build(**{**GOOD, "enabled": "off"}) is None
+    assert _config.build({**DEFAULTS, **GOOD, "enabled": "off"}) is None
     monkeypatch.setenv("ASTRALOG_ENABLED", "No")
-    assert _config.build(**GOOD) is None
+    assert _config.build({**DEFAULTS, **GOOD}) is None
     monkeypatch.delenv("ASTRALOG_ENABLED")
-    config = _config.build(**{**GOOD, "verify": "false"})
+    config = _config.build({**DEFAULTS, **GOOD, "verify": "false"})
     assert config is not None and config.verify is False
 
 

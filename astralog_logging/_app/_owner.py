@@ -1,16 +1,9 @@
-"""Who owns the listener: one queue and one listener process per configuration per tree.
+"""The owner's link: it made the queue and the attach socket, and runs the listener.
 
-The first handler in a process tree creates a *link* (the multiprocessing queue, a datagram
-socket for processes that cannot be handed the queue, the shared counters, and the listener
-process) and its process becomes the owner. Handlers created later with the same
-configuration reuse it: in the same process directly, in forked children by inheritance,
-in any other process through the advertised address (see ``_address``). Only the owner
-starts, restarts and stops the listener.
-
-A link outlives its handlers: when the owner closes its last handler the listener is
-stopped after delivering everything, but the queue stays, so a re-configuration (Django,
-gunicorn's SIGHUP and uvicorn all call dictConfig again) starts a listener on the same pipe
-and records written meanwhile by other processes are not lost.
+It starts the listener as a fresh interpreter (or, where no process can be started, as
+threads of this process), restarts it when it dies (after a growing pause when it keeps
+dying young), and at the last handler's close tells it to deliver everything and waits,
+within ``shutdown_timeout``. What a dead listener held is counted lost or unconfirmed.
 """
 
 from __future__ import annotations
@@ -19,7 +12,6 @@ import atexit
 import contextlib
 import fcntl
 import multiprocessing
-import multiprocessing.util
 import os
 import shutil
 import socket
@@ -28,16 +20,16 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Any, Dict, Optional, Tuple
+from typing import Optional
 
 import orjson
 
 from .._config import Config
 from .._ipc import _address, _leftovers
+from .._ipc._ledger import OwnerLedger
 from .._ipc._shared import SharedStats
 from .._report import Reporter, agree, records
-from . import _signals
-from ._channel import Channel
+from ._link import Link
 
 _PIPE_SIZE = 1 << 20  # room for bursts while the listener starts or catches up
 _SOCKET_BUFFER = 4 << 20
@@ -56,89 +48,6 @@ _LISTENER_CODE = (
     "except ImportError: import site; site.main(); import astralog_logging._listener._main as m\n"
     "m.run()"
 )
-
-
-class Link:
-    """What a process needs to log through a listener: a channel and the shared counters."""
-
-    queue: Any = None
-    process: Optional[subprocess.Popen[bytes]] = None
-    inline: Optional[threading.Thread] = None  # the listener's threads, where no process can run
-    sock: Optional[socket.socket] = None
-    address: Optional[_address.Address] = None
-
-    def __init__(self, config: Config, reporter: Reporter, write_fd: int, stats: SharedStats,
-                 owner_pid: int) -> None:
-        self.config = config
-        self.reporter = reporter
-        self.stats = stats
-        self.owner_pid = owner_pid
-        self.channel = Channel(write_fd, stats, config.max_queue_size, reporter,
-                               watch=self.watch, overflow=config.overflow)
-        self.wanted = True  # a listener should be running (the owner clears it at stop)
-        self._next_check = 0.0
-        self.handlers = 0
-        self.lock = threading.Lock()
-        # multiprocessing children end in os._exit without logging.shutdown; its own exit
-        # hook (util._exit_function) runs the finalizers registered in that process (a fork
-        # clears the inherited ones), so hand our buffer to the pipe there.
-        self._on_multiprocessing_fork()
-        multiprocessing.util.register_after_fork(self, Link._on_multiprocessing_fork)
-        _signals.on_sigterm(self.push_on_signal)
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.config.endpoint} owner={self.owner_pid}>"
-
-    def _on_multiprocessing_fork(self) -> None:
-        multiprocessing.util.Finalize(self, self.push_at_exit, exitpriority=100)
-        self.channel.protect()  # that exit hook hands the buffer over: no write-through
-
-    def push_at_exit(self) -> None:
-        self.channel.push_or_count(time.monotonic() + self.config.shutdown_timeout, "exit")
-        self.reporter.wait_written()  # multiprocessing children end in os._exit
-
-    def push_on_signal(self) -> None:
-        self.channel.push(time.monotonic() + 1.0, in_signal_handler=True)
-        self.reporter.wait_written(0.1)  # the process is about to die of the signal
-
-    @property
-    def is_owner(self) -> bool:
-        return os.getpid() == self.owner_pid
-
-    def listener_alive(self) -> bool:
-        pid = self.stats.listener_pid
-        if pid <= 0:
-            return True  # not started yet: nothing to say
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            pass
-        return True
-
-    def watch(self) -> None:
-        """At most once a second, from the channel's thread: is the listener alive?"""
-        if self._check_due() and not self.listener_alive():
-            self.on_dead_listener()
-
-    def _check_due(self) -> bool:
-        now = time.monotonic()
-        if now < self._next_check or not self.wanted:
-            return False
-        self._next_check = now + 1.0
-        return True
-
-    def on_dead_listener(self) -> None:
-        """A process that does not own the listener can only say so."""
-        self.reporter.limited("listener-gone", "the listener process is gone; records "
-                              "wait in the queue until its owner starts a new one")
-
-    def start(self) -> None:
-        """Only an owner starts a listener."""
-
-    def stop(self, deadline: float) -> None:
-        """Only an owner stops a listener."""
 
 
 class OwnerLink(Link):
@@ -170,6 +79,7 @@ class OwnerLink(Link):
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _SOCKET_BUFFER)
         stats = SharedStats.create(os.path.basename(self.workdir))  # named as a pair
         super().__init__(config, reporter, write_fd, stats, os.getpid())
+        self.ledger = OwnerLedger(stats)
         self.wanted = False
         self.address = _address.Address(self.sock.getsockname(), self.stats.path,
                                         self.owner_pid)
@@ -232,16 +142,9 @@ class OwnerLink(Link):
     def _count_what_died(self, what: str, then: str = "", limited: bool = False) -> None:
         """What a dead listener held in memory is lost, but for the batch it was sending:
         the drain may have stored that one, so it is ``unconfirmed``, not lost."""
-        stats = self.stats
-        held = stats.get("at_risk")
-        sending = min(stats.get("in_flight"), held)
-        stats.set("at_risk", 0)
-        stats.set("in_flight", 0)
-        stats.add("lost", held - sending)
-        stats.add("unconfirmed", sending)
+        lost, sending = self.ledger.listener_died()
         also = (f" and {sending} more that {agree(sending, 'was', 'were')} being sent and may "
                 "have arrived") if sending else ""
-        lost = held - sending
         line = f"{what} holding {records(lost)} that {agree(lost, 'is', 'are')} lost{also}{then}"
         if limited:
             self.reporter.limited("listener-died", line)
@@ -269,7 +172,7 @@ class OwnerLink(Link):
                 pass_fds=fds, start_new_session=True,
             )
         except OSError as exc:
-            self._start_inline(settings, exc)
+            self._start_inline(exc)
             return
         assert process.stdin is not None
         with contextlib.suppress(BrokenPipeError), process.stdin:
@@ -278,15 +181,15 @@ class OwnerLink(Link):
         self._started_at = time.monotonic()
         self.stats.listener_pid = process.pid
 
-    def _start_inline(self, settings: Dict[str, Any], why: OSError) -> None:
+    def _start_inline(self, why: OSError) -> None:
         from .._listener import _main  # requests and tenacity load only where they run
 
         self.reporter.say(f"cannot start a listener process ({why.strerror}); delivering "
                           "from threads of this process instead")
         assert self.sock is not None
         sock = socket.socket(fileno=os.dup(self.sock.fileno()))
-        self.inline = _main.run_inline(settings, self.read_fd, sock,
-                                           SharedStats(os.dup(self.stats.fd), ""))
+        self.inline = _main.run_inline(self.config, self.read_fd, sock,
+                                       SharedStats(os.dup(self.stats.fd), ""))
         self.stats.listener_pid = os.getpid()
 
     def stop(self, deadline: float) -> None:
@@ -347,71 +250,3 @@ class OwnerLink(Link):
 
 def _died(process: subprocess.Popen[bytes]) -> str:
     return f"the listener process died (exit status {process.returncode})"
-
-
-def _join(config: Config, reporter: Reporter, address: _address.Address) -> Optional[Link]:
-    """Attach to a listener advertised by another process, or None if it cannot be reached
-    or another user could have planted what the address names."""
-    why = _address.untrusted(address)
-    if why:
-        reporter.say(f"not joining the listener advertised in {_address.ENV}: {why}; "
-                     "starting a listener of this process's own")
-        return None
-    try:
-        stats = SharedStats.open(address.stats_path)
-    except (OSError, ValueError):
-        return None
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    try:
-        sock.connect(address.socket_path)
-    except OSError:
-        sock.close()
-        stats.close()
-        return None
-    sock.setblocking(False)
-    link = Link(config, reporter, sock.fileno(), stats, address.owner_pid)
-    link.sock = sock  # keeps the fd open
-    link.address = address
-    return link
-
-
-_links: Dict[Tuple[Any, ...], Link] = {}
-_registry_lock = threading.Lock()
-
-
-def attach(config: Config, reporter: Reporter,
-           hint: Optional[_address.Address] = None) -> Link:
-    """The link for this configuration: inherited, reused, joined, or new (then we own it)."""
-    with _registry_lock:
-        link = _links.get(config.key)
-        if link is None:
-            address = hint or _address.find(config)
-            if address is not None and address.owner_pid != os.getpid():
-                link = _join(config, reporter, address)
-            if link is None:
-                link = OwnerLink(config, reporter)
-            _links[config.key] = link
-        with link.lock:
-            link.handlers += 1
-            if link.is_owner:
-                link.start()
-    return link
-
-
-def detach(link: Link, deadline: float) -> None:
-    """One handler is done; the owner's last one stops the listener."""
-    with link.lock:
-        link.handlers -= 1
-        if link.is_owner and link.handlers <= 0:
-            link.stop(deadline)
-
-
-def _after_fork_in_child() -> None:
-    # A lock held by another thread of the parent at fork time would stay held forever.
-    global _registry_lock
-    _registry_lock = threading.Lock()
-    for link in _links.values():
-        link.lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -48,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
     from .. import _config
     from ..exceptions import ConfigError
+    from ..handler import DEFAULTS
 
     out = out or sys.stdout
 
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
     if os.environ.get("ASTRALOG_ENABLED", "1").strip().lower() in ("0", "false", "no", "off"):
         say("note", "ASTRALOG_ENABLED is off here: a handler in this environment sends nothing")
     try:
-        config = _config.build(enabled=True, timeout=args.timeout, **settings)
+        config = _config.build({**DEFAULTS, **settings, "enabled": True, "timeout": args.timeout})
     except ConfigError as exc:
         return problem(str(exc))
     assert config is not None  # enabled=True
@@ -98,7 +99,7 @@ def run(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
 def _session(config: Config) -> requests.Session:
     import requests
 
-    from .._config import resolve
+    from .._validate import resolve
 
     if config.session_factory:
         session: requests.Session = resolve("session_factory", config.session_factory)()

@@ -3,50 +3,64 @@
 The listener is a separate interpreter, and the processes that log come and go by fork and
 spawn; a shared mapping lets each of them publish its own figures and read everyone's
 without a round trip. Each word has exactly one writer (the listener writes its counters and
-the flush acknowledgements, a producer writes its own slot), so plain aligned 64-bit stores
-suffice; readers may see a figure a moment old, never a torn one.
+the flush acknowledgements, a producer writes its own slot, the owner two words for what
+its dead listeners held), so plain aligned 64-bit stores suffice; readers may see a figure
+a moment old, never a torn one. Counters are written only through ``_ledger``.
 
 Layout, in 64-bit words: a header (magic, listener pid, the listener's counters, figures
 retired from dead producers, the pid of a listener that has delivered everything before its
-STOP), fixed-size slots, one per producer process, then the
-listener's sequence table (see ``_gaps``), then the last error as text.
+STOP, the owner's count of what dead listeners held), fixed-size slots, one per producer
+process, then the listener's sequence table (see ``_listener._gaps``), then the last error as text.
 """
 
 from __future__ import annotations
 
 import contextlib
+import enum
 import fcntl
 import mmap
 import os
 import stat
 import tempfile
-from typing import Iterator
+from typing import Iterator, Union
 
 from ._ownership import own_stat
 
 _MAGIC = 0x41_53_54_52_41_4C_4F_47  # "ASTRALOG"
 
-LISTENER_FIELDS = (
-    "received",
-    "sent",
-    "failed",
-    "retried",
-    "batches",
-    "bytes_sent",
-    "listener_dropped",
-    "malformed",
-    "spooled",
-    "unspooled",
-    "last_status",
-    "at_risk",
-    "lost",
-    "in_flight",
-    "unconfirmed",
-)
+_L0 = 4  # first listener counter
+
+
+class Counter(enum.IntEnum):
+    """Where each counter lives: its word in the header. The listener's come first, in
+    the order ``stats()`` lists them (by their lower-case names); the owner's two words
+    count what its dead listeners held (see ``_ledger``)."""
+
+    RECEIVED = _L0
+    SENT = _L0 + 1
+    FAILED = _L0 + 2
+    RETRIED = _L0 + 3
+    BATCHES = _L0 + 4
+    BYTES_SENT = _L0 + 5
+    LISTENER_DROPPED = _L0 + 6
+    MALFORMED = _L0 + 7
+    SPOOLED = _L0 + 8
+    UNSPOOLED = _L0 + 9
+    LAST_STATUS = _L0 + 10
+    AT_RISK = _L0 + 11
+    LOST = _L0 + 12
+    IN_FLIGHT = _L0 + 13
+    UNCONFIRMED = _L0 + 14
+    DIED_LOST = 24
+    DIED_UNCONFIRMED = 25
+
+
+LISTENER_FIELDS = tuple(c.name.lower() for c in Counter if c < Counter.DIED_LOST)
 PRODUCER_FIELDS = ("enqueued", "dropped", "filtered")
+# The counters of records that will never arrive: their sum moving means a loss.
+LOSSES = ("failed", "dropped", "listener_dropped", "lost")
 
 _HEADER_WORDS = 32
-_L0 = 4  # first listener counter
 _R0 = _L0 + len(LISTENER_FIELDS)  # retired producer figures
 _R_HELD = _R0 + len(PRODUCER_FIELDS)  # records dead processes held outside the pipe: lost
 _SLOT_WORDS = 8  # producer id, pid, 3 producer figures, flush ack, held, spare
@@ -139,15 +153,18 @@ class SharedStats:
     def stopped_pid(self, pid: int) -> None:
         self._w[_STOPPED] = pid
 
-    def add(self, field: str, n: int = 1) -> None:
-        i = _L0 + LISTENER_FIELDS.index(field)
-        self._w[i] += n
+    def bump(self, counter: Counter, n: int = 1) -> None:
+        """Only ``_ledger`` writes counters: it knows which process owns which word."""
+        self._w[counter] += n
 
-    def set(self, field: str, value: int) -> None:
-        self._w[_L0 + LISTENER_FIELDS.index(field)] = value
+    def write(self, counter: Counter, value: int) -> None:
+        self._w[counter] = value
 
-    def get(self, field: str) -> int:
-        return int(self._w[_L0 + LISTENER_FIELDS.index(field)])
+    def get(self, counter: Union[Counter, str]) -> int:
+        """One counter's word (by its ``Counter`` or its ``stats()`` name)."""
+        if isinstance(counter, str):
+            counter = Counter[counter.upper()]
+        return int(self._w[counter])
 
     def set_text(self, text: str) -> None:
         data = text.encode("utf-8", "replace")[: _TEXT_BYTES - 1]
@@ -198,7 +215,7 @@ class SharedStats:
             for slot in range(_SLOTS):
                 base = self._slot(slot)
                 owner = int(self._w[base + 1])
-                if self._w[base] and owner != pid and _alive(owner):
+                if self._w[base] and owner != pid and alive(owner):
                     continue
                 for k in range(len(PRODUCER_FIELDS)):
                     self._w[_R0 + k] += self._w[base + 2 + k]
@@ -216,7 +233,7 @@ class SharedStats:
         for slot in range(_SLOTS):
             base = self._slot(slot)
             pid = int(self._w[base + 1])
-            if self._w[base] and pid not in but and _alive(pid):
+            if self._w[base] and pid not in but and alive(pid):
                 return True
         return False
 
@@ -245,16 +262,23 @@ class SharedStats:
         """Listener counters plus every producer's figures, live and retired."""
         out = {name: int(self._w[_L0 + i]) for i, name in enumerate(LISTENER_FIELDS)}
         sums = [int(self._w[_R0 + k]) for k in range(len(PRODUCER_FIELDS))]
-        out["lost"] += int(self._w[_R_HELD])
+        out["lost"] += int(self._w[_R_HELD]) + int(self._w[Counter.DIED_LOST])
+        out["unconfirmed"] += int(self._w[Counter.DIED_UNCONFIRMED])
         for slot in range(_SLOTS):
             base = self._slot(slot)
             if self._w[base]:
                 for k in range(len(PRODUCER_FIELDS)):
                     sums[k] += int(self._w[base + 2 + k])
-                if self._w[base + _HELD] and not _alive(int(self._w[base + 1])):
+                if self._w[base + _HELD] and not alive(int(self._w[base + 1])):
                     out["lost"] += int(self._w[base + _HELD])
         out.update(zip(PRODUCER_FIELDS, sums))
         return out
+
+    def losses(self) -> int:
+        """Every record lost so far, whatever the cause: a flush that sees this unchanged
+        lost nothing."""
+        figures = self.totals()
+        return sum(figures[k] for k in LOSSES)
 
 
 def unused(path: str) -> bool:
@@ -272,7 +296,8 @@ def unused(path: str) -> bool:
     return True
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (a pid of another user's process counts as alive)."""
     if pid <= 0:
         return False
     try:

@@ -52,9 +52,44 @@ def derived_id(parent: str, suffix: str) -> str:
     return hashlib.sha256(f"{parent}{suffix}".encode()).hexdigest()[:32]
 
 
+class _PastShutdown(tenacity.stop.stop_base):
+    """No wait may end past the shutdown deadline (``inf`` until shutdown begins)."""
+
+    def __init__(self, shutdown: Shutdown, clock: Callable[[], float]) -> None:
+        self.shutdown = shutdown
+        self.clock = clock
+
+    def __call__(self, state: tenacity.RetryCallState) -> bool:
+        return self.clock() + (state.upcoming_sleep or 0.0) > self.shutdown.deadline
+
+
+def _last_result(state: tenacity.RetryCallState) -> SendResult:
+    """Retries gave up: the last answer is the outcome (a result, never an exception)."""
+    assert state.outcome is not None
+    result: SendResult = state.outcome.result()
+    return result
+
+
 def _reason(result: SendResult) -> str:
     reason = f"HTTP {result.status}" if result.status else "no answer"
     return f"{reason}: {result.error}" if result.error else reason
+
+
+class Shutdown:
+    """The listener's stop as delivery sees it: from ``begin`` on, a back-off wait ends at
+    once and no wait may run past the deadline. Given to every part at construction."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.deadline = float("inf")
+
+    def begin(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.event.set()
+
+    @property
+    def begun(self) -> bool:
+        return self.event.is_set()
 
 
 class Delivery:
@@ -69,29 +104,36 @@ class Delivery:
         retry_max_delay: float,
         retry_deadline: float,
         reporter: Reporter,
+        shutdown: Optional[Shutdown] = None,
+        spooling: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Optional[Callable[[float], None]] = None,
     ) -> None:
         self.transport = transport
         self.gzip = gzip
-        self.max_retries = max_retries
         self.retry_max_delay = retry_max_delay
-        self.retry_deadline = retry_deadline
         self.reporter = reporter
         self.clock = clock
         self._head = b'{"project_id":%s,"service":%s,"sdk":%s,"batch_id":"' % (
             orjson.dumps(project_id), orjson.dumps(service), _SDK)
         # Set when shutdown begins: an ongoing back-off wakes once, and no wait may run
         # past ``shutdown_deadline``.
-        self.shutting_down = threading.Event()
-        self.shutdown_deadline = float("inf")
-        self.spooling = False
+        self.shutdown = shutdown or Shutdown()
+        self.spooling = spooling  # what a failure's report says becomes of the records
         # Transient failures in a row, across batches: the back-off belongs to the drain's
         # outage, not to one batch, so the batch after one that gave up keeps probing at
         # the outage's pace instead of starting over at half a second.
         self.failures_in_a_row = 0
-        # Told how many records each request carries while it is out, then 0 (see _sender).
-        self.on_wire: Optional[Callable[[int], None]] = None
         self.rng: Callable[[float, float], float] = random.uniform
+        self._retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_result(retryable),
+            stop=(tenacity.stop_after_attempt(max_retries + 1)
+                  | tenacity.stop_before_delay(retry_deadline)
+                  | _PastShutdown(self.shutdown, clock)),
+            wait=self._wait,
+            sleep=sleep or self._sleep,
+            retry_error_callback=_last_result,
+        )
 
     def body(self, batch_id: str, entries: List[bytes]) -> bytes:
         raw = b"".join((self._head, batch_id.encode(), b'","logs":[', b",".join(entries), b"]}"))
@@ -100,21 +142,24 @@ class Delivery:
         packer = zlib.compressobj(1, zlib.DEFLATED, 31)  # wbits 31: a gzip member
         return packer.compress(raw) + packer.flush()
 
-    def deliver(self, entries: List[bytes], batch_id: Optional[str] = None) -> Tally:
+    def deliver(self, entries: List[bytes], batch_id: Optional[str] = None,
+                on_wire: Optional[Callable[[int], None]] = None) -> Tally:
         """Send one batch until it is accepted, rejected for good, or retries give up.
 
         A spooled batch passes its recorded ``batch_id``; the halves of a split and the
         rest of a batch after a rejected entry get ids derived from it, so sending the
         same spooled batch again after a crash repeats the same ids and the drain's
-        de-duplication holds all the way down.
+        de-duplication holds all the way down. ``on_wire`` is told how many records each
+        request carries while it is out, then 0 (see ``_sender``).
         """
         tally = Tally()
-        self._deliver(entries, batch_id or new_batch_id(), tally)
+        self._deliver(entries, batch_id or new_batch_id(), tally, on_wire)
         return tally
 
-    def _deliver(self, entries: List[bytes], batch_id: str, tally: Tally) -> None:
+    def _deliver(self, entries: List[bytes], batch_id: str, tally: Tally,
+                 on_wire: Optional[Callable[[int], None]]) -> None:
         body = self.body(batch_id, entries)
-        result = self._send_with_retries(body, batch_id, len(entries), tally)
+        result = self._send_with_retries(body, batch_id, len(entries), tally, on_wire)
         status = result.status
         tally.last_status = status or 0
         if status in (200, 202):
@@ -123,12 +168,12 @@ class Delivery:
             tally.bytes_sent += len(body)
         elif status == 413 and len(entries) > 1:
             half = len(entries) // 2
-            self._deliver(entries[:half], derived_id(batch_id, "a"), tally)
-            self._deliver(entries[half:], derived_id(batch_id, "b"), tally)
+            self._deliver(entries[:half], derived_id(batch_id, "a"), tally, on_wire)
+            self._deliver(entries[half:], derived_id(batch_id, "b"), tally, on_wire)
         elif status == 413 and (smaller := halve(entries[0])) is not None:
             self.reporter.limited("entry-too-large", "the drain refused one entry as too "
                                   "large (HTTP 413); it was cut to fit and marked truncated")
-            self._deliver([smaller], derived_id(batch_id, "t"), tally)
+            self._deliver([smaller], derived_id(batch_id, "t"), tally, on_wire)
         elif status == 400 and result.index is not None and 0 <= result.index < len(entries):
             tally.failed += 1
             self.reporter.limited(
@@ -137,7 +182,7 @@ class Delivery:
                 "of its batch resent")
             rest = entries[: result.index] + entries[result.index + 1 :]
             if rest:
-                self._deliver(rest, derived_id(batch_id, f"-{result.index}"), tally)
+                self._deliver(rest, derived_id(batch_id, f"-{result.index}"), tally, on_wire)
         elif status is None or status in (401, 403) or retryable(result):
             tally.deferred += len(entries)  # worth another try later (spool) or lost
             tally.last_error = _reason(result)
@@ -160,52 +205,27 @@ class Delivery:
         self.reporter.limited("failed", f"{records(count)} could not be delivered ({reason}); "
                               f"{fate}")
 
-    def _send_with_retries(self, body: bytes, batch_id: str, count: int,
-                           tally: Tally) -> SendResult:
-        started = self.clock()
-
-        def stop(state: tenacity.RetryCallState) -> bool:
-            resume_at = self.clock() + state.upcoming_sleep
-            return (
-                state.attempt_number > self.max_retries
-                or resume_at - started > self.retry_deadline
-                or resume_at > self.shutdown_deadline
-            )
-
-        def wait(state: tenacity.RetryCallState) -> float:
-            outcome = state.outcome
-            last = outcome.result() if outcome is not None and not outcome.failed else None
-            streak = state.attempt_number
-            if not self.shutting_down.is_set():  # at shutdown, short waits fit the time left
-                streak = max(streak, self.failures_in_a_row)
-            return wait_seconds(streak, last, self.retry_max_delay, self.rng)
-
-        def before_sleep(state: tenacity.RetryCallState) -> None:
-            tally.retried += 1
-
-        def give_up(state: tenacity.RetryCallState) -> SendResult:
-            outcome = state.outcome
-            assert outcome is not None
-            result: SendResult = outcome.result()
-            return result
-
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_result(retryable),
-            stop=stop,
-            wait=wait,
-            sleep=self._sleep,
-            before_sleep=before_sleep,
-            retry_error_callback=give_up,
-        )
-        result: SendResult = retrying(self._send_once, body, batch_id, count)
+    def _send_with_retries(self, body: bytes, batch_id: str, count: int, tally: Tally,
+                           on_wire: Optional[Callable[[int], None]]) -> SendResult:
+        retrying = self._retrying
+        result: SendResult = retrying(self._send_once, body, batch_id, count, on_wire)
+        tally.retried += retrying.statistics["attempt_number"] - 1
         return result
 
-    def _send_once(self, body: bytes, batch_id: str, count: int) -> SendResult:
-        left = self.shutdown_deadline - self.clock()
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        outcome = state.outcome
+        last = outcome.result() if outcome is not None and not outcome.failed else None
+        streak = state.attempt_number
+        if not self.shutdown.begun:  # at shutdown, short waits fit the time left
+            streak = max(streak, self.failures_in_a_row)
+        return wait_seconds(streak, last, self.retry_max_delay, self.rng)
+
+    def _send_once(self, body: bytes, batch_id: str, count: int,
+                   on_wire: Optional[Callable[[int], None]]) -> SendResult:
+        left = self.shutdown.deadline - self.clock()
         if left <= 0:
             return SendResult(None, error="shutdown_timeout ran out before this batch was sent")
         timeout = min(self.transport.timeout, max(left, 0.05))
-        on_wire = self.on_wire
         if on_wire is not None:
             on_wire(count)
         try:
@@ -217,7 +237,7 @@ class Delivery:
         return result
 
     def _sleep(self, seconds: float) -> None:
-        if self.shutting_down.is_set():
+        if self.shutdown.begun:
             time.sleep(seconds)  # bounded: ``stop`` refuses waits past the shutdown deadline
         else:
-            self.shutting_down.wait(seconds)
+            self.shutdown.event.wait(seconds)

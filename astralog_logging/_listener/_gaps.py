@@ -1,7 +1,7 @@
 """Sequence numbers: count exactly what a killed listener had read but not yet taken in.
 
 Every frame carries its producer's id and how many records that producer had written into
-the queue before it (``_channel`` numbers frames as they are written, so the records a
+the queue before it (``_app._channel`` numbers frames as they are written, so the records a
 producer drops itself never open a hole). The listener remembers, per producer, the number
 it expects next and stores it in the shared table as soon as a frame's records are in the
 outbox, where ``at_risk`` (or the spool) covers them. A listener killed after reading
@@ -19,6 +19,7 @@ from __future__ import annotations
 import collections
 from typing import Dict, List
 
+from .._ipc._ledger import Ledger, Loss
 from .._ipc._shared import SEQ_ENTRIES, SharedStats
 
 _MASK = 0xFFFFFFFF  # sequence numbers are 32-bit and wrap
@@ -27,6 +28,7 @@ _MASK = 0xFFFFFFFF  # sequence numbers are 32-bit and wrap
 class Gaps:
     def __init__(self, stats: SharedStats) -> None:
         self.stats = stats
+        self.ledger = Ledger(stats)
         # producer -> [table index, next expected sequence], least recently heard first
         self._known: collections.OrderedDict[int, List[int]] = collections.OrderedDict(
             (producer, [index, expected]) for index, producer, expected in stats.seq_table())
@@ -50,7 +52,7 @@ class Gaps:
         if gap:
             # Counted and stored at once, so a listener killed again before its next commit
             # does not count the same hole a second time.
-            self.stats.add("lost", gap)
+            self.ledger.lost(Loss.GAP, gap)
             self.stats.set_seq(entry[0], producer, seq)
         entry[1] = (seq + count) & _MASK
         self._dirty[producer] = entry

@@ -18,6 +18,7 @@ import threading
 import time
 from typing import Callable, Deque, List, Optional, Tuple, Union
 
+from .._ipc._ledger import Ledger, Loss
 from .._ipc._shared import SharedStats
 from .._report import Reporter, records
 from ._batching import Batcher
@@ -48,6 +49,7 @@ class Outbox:
         self.overflow = overflow
         self.spool = spool
         self.stats = stats
+        self.ledger = Ledger(stats)
         self.reporter = reporter
         self._items: Deque[Item] = collections.deque()
         self._bytes = 0
@@ -120,7 +122,7 @@ class Outbox:
             if batch.segment is not None and self.spool is not None:
                 if tally.deferred:
                     self.spool.gave_up(batch.segment)
-                    self.stats.add("spooled", tally.deferred)
+                    self.ledger.on_disk(tally.deferred)
                     self._enforce_spool_limit()
                 else:
                     self.spool.delivered(batch.segment, batch.batch_id)
@@ -156,7 +158,7 @@ class Outbox:
         from memory alone, exactly as without a spool; the next batch tries the disk again."""
         assert self.spool is not None
         if self._open_segment is not None:
-            self.spool.abandon(self._open_segment, self._open_id)
+            self.spool.delivered(self._open_segment, self._open_id)
         self._risk(self._open_written)  # in memory only again
         self._open_segment = None
         self._open_unspooled = True
@@ -193,11 +195,11 @@ class Outbox:
         count = len(batch.entries)
         if batch.segment is not None and self.spool is not None:
             self.spool.gave_up(batch.segment)
-            self.stats.add("spooled", count)
+            self.ledger.on_disk(count)
             self._enforce_spool_limit()
             return
         self._risk(-count)
-        self.stats.add("listener_dropped", count)
+        self.ledger.lost(Loss.OVERFLOW, count)
         self._dropped += count
         self.reporter.limited("overflow", f"the drain is not keeping up: {records(self._dropped)}"
                               f" dropped so far (max_buffer_bytes={self.max_bytes} is full)")
@@ -206,10 +208,10 @@ class Outbox:
         assert self.spool is not None
         lost = self.spool.enforce_limit()
         if lost:
-            self.stats.add("listener_dropped", lost)
+            self.ledger.lost(Loss.SPOOL_FULL, lost)
             self.reporter.limited("spool-full", f"the spool is full (spool_max_bytes): "
                                   f"{records(lost)} deleted, the oldest")
 
     def _risk(self, change: int) -> None:
         self._at_risk += change
-        self.stats.set("at_risk", self._at_risk)
+        self.ledger.held(self._at_risk)

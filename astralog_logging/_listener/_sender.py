@@ -12,6 +12,7 @@ import os
 import time
 from typing import Any, Callable, Optional
 
+from .._ipc._ledger import Ledger, Loss
 from .._ipc._shared import SharedStats
 from .._report import Reporter
 from ._delivery import Delivery, Tally
@@ -29,6 +30,7 @@ class Sender:
         self.outbox = outbox
         self.delivery = delivery
         self.stats = stats
+        self.ledger = Ledger(stats)
         self.reporter = reporter
         self.spool = spool
         self.on_error = on_error
@@ -43,8 +45,7 @@ class Sender:
             item = self.outbox.next()
             if item is END:
                 if self.spool is not None:
-                    with self.outbox.cv:
-                        self.spool.close()
+                    self.spool.close()
                 self.stats.stopped_pid = os.getpid()
                 return self.total
             if item is STOPPED:
@@ -55,7 +56,7 @@ class Sender:
             if not isinstance(item, Batch):
                 self.stats.ack_flush(item[1], item[2])
                 continue
-            if time.monotonic() >= self.delivery.shutdown_deadline:
+            if time.monotonic() >= self.delivery.shutdown.deadline:
                 tally = Tally(deferred=len(item.entries), last_error="shutdown_timeout ran out")
             else:
                 tally = self._deliver(item)
@@ -70,11 +71,7 @@ class Sender:
         (``unconfirmed``). Spooled records are safe on disk either way."""
         if batch.segment is not None:
             return self.delivery.deliver(batch.entries, batch.batch_id)
-        self.delivery.on_wire = lambda n: self.stats.set("in_flight", n)
-        try:
-            return self.delivery.deliver(batch.entries, batch.batch_id)
-        finally:
-            self.delivery.on_wire = None
+        return self.delivery.deliver(batch.entries, batch.batch_id, on_wire=self.ledger.sending)
 
     def _resend(self) -> None:
         """Send spooled batches again, oldest first, until one fails."""
@@ -83,37 +80,25 @@ class Sender:
         if spool is None or now < self._next_resend:
             return
         self._next_resend = now + _RESEND_PAUSE
-        with self.outbox.cv:  # the reader adds segments meanwhile
-            segments = spool.resendable()
+        segments = spool.resendable()  # the reader adds segments meanwhile
         for segment in segments:
             for batch_id, entries in spool.pending(segment):
-                if time.monotonic() >= self.delivery.shutdown_deadline:
+                if time.monotonic() >= self.delivery.shutdown.deadline:
                     return
                 tally = self.delivery.deliver(entries, batch_id)
                 self._account(tally, resent=True)
                 if tally.deferred:
                     return  # still failing: the segment stays, its delivered batches noted
-                with self.outbox.cv:
-                    spool.mark_done(segment, batch_id)
-            with self.outbox.cv:
-                spool.resent(segment)
+                spool.mark_done(segment, batch_id)
+            spool.resent(segment)
 
     def _account(self, tally: Tally, resent: bool = False) -> None:
-        spooled = self.spool is not None
-        figures = {
-            "sent": tally.sent,
-            "unspooled": tally.sent if resent else 0,
-            "failed": tally.failed + (0 if spooled else tally.deferred),
-            "retried": tally.retried,
-            "batches": tally.batches,
-            "bytes_sent": tally.bytes_sent,
-        }
-        for field, n in figures.items():
-            if n:
-                self.stats.add(field, n)
+        failed = tally.failed + (0 if self.spool is not None else tally.deferred)
+        self.ledger.settled(tally.sent, tally.retried, tally.batches, tally.bytes_sent,
+                            tally.last_status, resent=resent)
+        self.ledger.lost(Loss.REJECTED, failed)
         self.total.sent += tally.sent
-        self.total.failed += figures["failed"]
-        self.stats.set("last_status", tally.last_status)
+        self.total.failed += failed
         if tally.last_error:
             self.stats.set_text(tally.last_error)
         self._call(self.on_success, tally.sent)

@@ -21,7 +21,7 @@ entries joined by ``\\n``; consecutive records with the same batch_id are parts 
 A torn write at the end (a crash mid-append) fails its length or CRC check and ends the
 segment there: detected, never parsed as garbage.
 
-The directory must be ours and writable by nobody else (see ``_ownership``; the handler
+The directory must be ours and writable by nobody else (see ``_ipc._ownership``; the handler
 refuses such a ``spool_dir`` when it is built, and the spool checks again at start). Every
 file is opened with ``O_NOFOLLOW``: a symbolic link planted where a segment, a ``.done``
 list or a lock should be fails to open instead of being read or appended through.
@@ -33,12 +33,14 @@ import contextlib
 import dataclasses
 import errno
 import fcntl
+import functools
 import os
 import stat
 import struct
+import threading
 import time
 import zlib
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, TypeVar, cast
 
 from .._ipc._ownership import own_path
 
@@ -47,6 +49,7 @@ _HEAD = struct.Struct("!4sIII")
 _ID = 32
 _DONE = ".done"  # beside a segment: ids of its batches already delivered
 _NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC
+_M = TypeVar("_M", bound=Callable[..., Any])
 SEGMENT_BYTES = 4 << 20
 
 
@@ -60,8 +63,21 @@ class Segment:
     closed: bool = False
 
 
+def _locked(method: _M) -> _M:
+    """The reader (closing batches into segments) and the sender (resending, deleting)
+    both change the spool: one lock of its own keeps it whole."""
+
+    @functools.wraps(method)
+    def locked(self: Spool, *args: Any, **kwargs: Any) -> Any:
+        with self._guard:
+            return method(self, *args, **kwargs)
+
+    return cast(_M, locked)
+
+
 class Spool:
     def __init__(self, directory: str, max_bytes: int) -> None:
+        self._guard = threading.RLock()
         os.makedirs(directory, mode=0o700, exist_ok=True)
         why = own_path(directory, stat.S_IFDIR)
         if why:
@@ -105,6 +121,7 @@ class Spool:
 
     # -- writing -------------------------------------------------------------------------
 
+    @_locked
     def append(self, batch_id: str, entries: List[bytes],
                continuing: Optional[Segment] = None) -> Segment:
         """Write (part of) a batch durably enough to survive the process (not the machine).
@@ -133,13 +150,6 @@ class Spool:
             seg.outstanding += 1
         return seg
 
-    def abandon(self, seg: Segment, batch_id: str) -> None:
-        """Give up spooling a batch whose later parts could not be written: it goes on
-        from memory alone, and its parts on disk are never sent again."""
-        seg.outstanding -= 1
-        self.mark_done(seg, batch_id)
-        self._maybe_delete(seg)
-
     def _rotate(self) -> Segment:
         if self._current is not None:
             self._close(self._current)
@@ -149,6 +159,7 @@ class Spool:
             os.path.join(self.directory, name))
         return seg
 
+    @_locked
     def close(self) -> None:
         """At exit: the open segment is done; it goes if everything in it was delivered.
         The locks go too, and the lock files of owners with nothing left here."""
@@ -170,11 +181,15 @@ class Spool:
 
     # -- outcomes ------------------------------------------------------------------------
 
+    @_locked
     def delivered(self, seg: Segment, batch_id: str) -> None:
+        """Done with a spooled batch: delivered, or (its later parts not written) sent from
+        memory alone, so its parts on disk are never sent again."""
         seg.outstanding -= 1
         self.mark_done(seg, batch_id)
         self._maybe_delete(seg)
 
+    @_locked
     def mark_done(self, seg: Segment, batch_id: str) -> None:
         """Remember a delivered batch beside its segment, so that a listener restarted
         after a crash resends only what the drain has not accepted yet."""
@@ -191,6 +206,7 @@ class Spool:
             done = set()
         return ((bid, entries) for bid, entries in read_segment(seg.path) if bid not in done)
 
+    @_locked
     def gave_up(self, seg: Segment) -> None:
         """Keep the batch for a later attempt; close its segment so it can be resent whole."""
         seg.outstanding -= 1
@@ -208,6 +224,7 @@ class Spool:
             with contextlib.suppress(OSError):
                 os.unlink(path)
 
+    @_locked
     def enforce_limit(self) -> int:
         """Delete the oldest resendable segments beyond max_bytes; return entries lost."""
         lost = 0
@@ -223,11 +240,13 @@ class Spool:
 
     # -- resending -----------------------------------------------------------------------
 
+    @_locked
     def resendable(self) -> List[Segment]:
         """Closed segments holding batches that gave up, oldest first."""
         return sorted((s for s in self.segments.values() if s.dirty and s.outstanding <= 0),
                       key=lambda s: s.path)
 
+    @_locked
     def resent(self, seg: Segment) -> None:
         seg.dirty = False
         self._maybe_delete(seg)
