@@ -22,8 +22,8 @@ from . import _bounds, _config, _validate
 from ._app import _registry
 from ._app._console import Console
 from ._app._link import Link
-from ._entry import EntryEncoder
-from ._redact import DEFAULT_REDACT_KEYS, normalize_key
+from ._encode._entry import EntryEncoder
+from ._encode._redact import DEFAULT_REDACT_KEYS, normalize_key
 from ._report import Reporter
 
 _CONSOLE_GRACE = 1.0  # seconds close() gives console lines still waiting to be written

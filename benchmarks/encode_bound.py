@@ -13,7 +13,7 @@ import statistics
 import time
 from typing import Any, Callable, Dict, List
 
-from astralog_logging._entry import EntryEncoder
+from astralog_logging._encode._entry import EntryEncoder
 
 ROUNDS = 5
 

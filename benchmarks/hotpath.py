@@ -82,14 +82,12 @@ def steps(handler: Any, logger: logging.Logger, n: int) -> List[Tuple[str, float
     channel = handler._link.channel
     data = encoder.encode(record, None)
     attrs = record.__dict__
-    tail_keys = _helper("astralog_logging._record:tail_keys",
-                        "astralog_logging._entry:_tail_keys")
-    reserved = _helper("astralog_logging._record:RESERVED_ATTRS",
-                       "astralog_logging._entry:RESERVED_ATTRS") or frozenset()
-    levels = _helper("astralog_logging._record:LEVELS", "astralog_logging._entry:_LEVELS") or {}
-    host = _helper("astralog_logging._record:HOST", "astralog_logging._entry:_HOST") or "h"
+    tail_keys = _helper("astralog_logging._encode._record:tail_keys")
+    reserved = _helper("astralog_logging._encode._record:RESERVED_ATTRS") or frozenset()
+    levels = _helper("astralog_logging._encode._record:LEVELS") or {}
+    host = _helper("astralog_logging._encode._record:HOST") or "h"
     fields = _helper("astralog_logging._context:_fields")
-    faithful = _helper("astralog_logging._values:faithful", "astralog_logging._redact:faithful")
+    faithful = _helper("astralog_logging._encode._values:faithful")
     meta: Dict[str, Any] = {k: v for k, v in attrs.items()
                             if k in ("seq", "tenant", "plan")}
     entry = orjson.loads(data)
@@ -165,7 +163,7 @@ def _exception_steps(encoder: Any, logger: logging.Logger, n: int) -> List[Tuple
     """``logger.exception``: what formatting the traceback costs, in ours and in logging."""
     import traceback
 
-    from astralog_logging import _exc
+    from astralog_logging._encode import _exc
 
     try:
         _workload._handle_request(1)

@@ -22,7 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from astralog_logging import __version__  # noqa: E402
-from astralog_logging._exc import exception_from_info  # noqa: E402
+from astralog_logging._encode._exc import exception_from_info  # noqa: E402
 from astralog_logging.testing import LocalDrain  # noqa: E402
 from tests._browser import chromium  # noqa: E402
 

@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from astralog_logging._context import context
-from astralog_logging._entry import RESERVED_ATTRS, EntryEncoder
+from astralog_logging._encode._entry import RESERVED_ATTRS, EntryEncoder
 from astralog_logging.drain._validate import validate_entry
 
 LOGGER = logging.getLogger("tests.entry")

@@ -14,7 +14,7 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from astralog_logging._entry import EntryEncoder
+from astralog_logging._encode._entry import EntryEncoder
 from astralog_logging.drain._validate import validate_entry
 
 # Text with lone surrogates and control characters: what file names and bad decodes produce.

@@ -13,8 +13,8 @@ import orjson
 import pytest
 
 from astralog_logging._app import _uncaught
-from astralog_logging._entry import EntryEncoder
-from astralog_logging._exc import MAX_DEPTH, exception_from_info, exception_from_text
+from astralog_logging._encode._entry import EntryEncoder
+from astralog_logging._encode._exc import MAX_DEPTH, exception_from_info, exception_from_text
 from astralog_logging.drain._validate import validate_entry
 
 

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from astralog_logging import AstralogHandler
-from astralog_logging._entry import EntryEncoder
+from astralog_logging._encode._entry import EntryEncoder
 from astralog_logging.drain._validate import validate_entry
 from astralog_logging.testing import LocalDrain
 

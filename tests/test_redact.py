@@ -10,8 +10,8 @@ from typing import Any
 import orjson
 import pytest
 
-from astralog_logging._entry import EntryEncoder
-from astralog_logging._redact import (
+from astralog_logging._encode._entry import EntryEncoder
+from astralog_logging._encode._redact import (
     DEFAULT_REDACT_KEYS,
     REDACTED,
     build_redact_keys,

@@ -10,8 +10,8 @@ from typing import Any
 import orjson
 import pytest
 
-from astralog_logging._entry import EntryEncoder
-from astralog_logging._truncate import MIN_ENTRY_BYTES, fit
+from astralog_logging._encode._entry import EntryEncoder
+from astralog_logging._encode._truncate import MIN_ENTRY_BYTES, fit
 from astralog_logging.drain._validate import validate_entry
 
 LIMIT = 4096

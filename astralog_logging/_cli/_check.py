@@ -114,7 +114,7 @@ def _session(config: Config) -> requests.Session:
 def _body(config: Config, batch_id: str) -> bytes:
     import orjson
 
-    from .._entry import EntryEncoder
+    from .._encode._entry import EntryEncoder
     from .._version import __version__
 
     record = logging.LogRecord("astralog_logging.check", logging.INFO, __file__, 0,

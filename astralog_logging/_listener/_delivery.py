@@ -21,8 +21,8 @@ from typing import Callable, List, Optional
 import orjson
 import tenacity
 
+from .._encode._truncate import halve
 from .._report import Reporter, records
-from .._truncate import halve
 from .._version import __version__
 from ._retry import retryable, wait_seconds
 from ._transport import SendResult, Transport

@@ -39,8 +39,8 @@ from typing import Any, Callable
 
 import orjson
 
-from ._context import _EMPTY as _NO_CONTEXT
-from ._context import _fields
+from .._context import _EMPTY as _NO_CONTEXT
+from .._context import _fields
 from ._record import (
     HOST,
     INIT_COUNT,
