@@ -11,7 +11,9 @@ from __future__ import annotations
 import collections.abc
 import inspect
 import logging
+import os
 import sys
+import threading
 import time
 from typing import Any, Callable, Dict, Iterator, List
 
@@ -210,3 +212,44 @@ def test_a_before_send_that_breaks_optional_fields_is_repaired(drain: LocalDrain
     assert record["exception"]["type"] == "ValueError"
     assert "truncated" not in record and "service" not in record and "trace_id" not in record
     assert any("before_send broke" in note for note in record["notes"])
+
+
+class _OddRecord(logging.LogRecord):
+    """A custom record factory's record: identity attributes set to the wrong types."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.name = 5  # type: ignore[assignment]
+        self.process = "1234"  # type: ignore[assignment]
+        self.processName = 7  # type: ignore[assignment]
+        self.threadName = None
+        self.pathname = b"/srv/app.py"  # type: ignore[assignment]
+        self.lineno = "12"  # type: ignore[assignment]
+        self.funcName = 3.5  # type: ignore[assignment]
+
+
+def test_record_attributes_of_the_wrong_type_arrive_valid(
+        log: logging.Logger, drain: LocalDrain) -> None:  # fmt: skip
+    """Wrongly typed record attributes (makeLogRecord, a record factory) are repaired, noted."""
+    handler = log.handlers[0]  # straight to it: other handlers could not format these
+    handler.handle(logging.makeLogRecord({"msg": "bare", "levelno": logging.INFO,
+                                          "levelname": "INFO"}))
+    handler.handle(logging.makeLogRecord({"msg": "typed", "name": 5, "process": True, "levelno": 20,
+                                      "levelname": "INFO", "lineno": None}))
+    factory = logging.getLogRecordFactory()
+    logging.setLogRecordFactory(_OddRecord)
+    try:
+        handler.handle(log.makeRecord("hostile", logging.INFO, "x.py", 1, "factory", (), None))
+    finally:
+        logging.setLogRecordFactory(factory)
+    records = {r["message"]: r for r in _arrived(drain, 3)}
+    bare, typed, odd = records["bare"], records["typed"], records["factory"]
+    assert (bare["logger"], bare["source"]["line"]) == ("root", 0) and "notes" not in bare
+    assert bare["pid"] == typed["pid"] == odd["pid"] == os.getpid()
+    assert (typed["logger"], typed["source"]["line"]) == ("5", 0)
+    assert any(note.startswith("logger: a int") for note in typed["notes"])
+    assert any(note.startswith("pid: a bool") for note in typed["notes"])
+    assert (odd["logger"], odd["process_name"], odd["source"]["function"]) == ("5", "7", "3.5")
+    assert odd["thread_name"] == threading.current_thread().name
+    assert odd["source"]["file"] == "b'/srv/app.py'"
+    assert len(odd["notes"]) == 6, odd["notes"]

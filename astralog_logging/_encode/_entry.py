@@ -19,28 +19,30 @@ Fields follow shared/protocol.md. Choices the protocol leaves open:
   which is only text); a record carrying only ``exc_text`` (relayed from elsewhere) gets
   an ``exception`` parsed back from it.
 
-The fast path builds a dict and hands it to orjson once. Only when orjson refuses the
-entry (unknown types, non-string keys, lone surrogates, huge ints) does a strict pass
-rebuild it from JSON types and note each fix-up, so ordinary records never pay for it.
+``_encode`` runs named steps: message, timestamp, fields (meta, trace ids, tags,
+service; skipped for a record without extras when no defaults or context apply),
+exception and stack, finish. The fast path builds one dict and hands it to orjson once;
+each text is given one credential pre-test (``needs_scrub``), and only one with a hint
+meets a regex. A record attribute of the wrong type (``makeLogRecord``, a custom
+record factory) fails one type guard and is repaired off the fast path. Only when
+orjson refuses the entry (unknown types, non-string keys, lone surrogates, huge ints)
+does a strict pass rebuild it from JSON types and note each fix-up.
 """
 
 from __future__ import annotations
 
-import _thread
-import contextvars
 import logging
 import math
-import os
 import sys
-import threading
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, Callable
+from typing import Any
 
 import orjson
 
 from .._context import _EMPTY as _NO_CONTEXT
 from .._context import _fields
+from ._fallback import FRESH_STACK, OPTIONS, dumps, emergency, fit, on_fresh_stack
 from ._record import (
     HOST,
     INIT_COUNT,
@@ -48,38 +50,34 @@ from ._record import (
     RESERVED_ATTRS,
     BeforeSend,
     apply_before_send,
+    fix_fields,
     formatted,
     level_name,
     merge_explicit,
     merge_tags,
     otel_ids,
-    process_name,
     set_service,
     tail_keys,
     unformatted,
 )
-from ._redact import DEFAULT_REDACT_KEYS
+from ._redact import DEFAULT_REDACT_KEYS, needs_scrub, scrub_text
 from ._sanitize import CUT_NOTE, Scrubber
 from ._values import add_note, describe, faithful, safe_str
 
 __all__ = ["RESERVED_ATTRS", "EntryEncoder"]
 
-_OPTIONS = orjson.OPT_PASSTHROUGH_DATACLASS  # dataclasses may hold secrets: strict pass
 _MAX_ENTRY_BYTES = 256 * 1024  # the drain's own per-entry limit (protocol.md)
-_FRESH_STACK: contextvars.ContextVar[bool] = contextvars.ContextVar("_FRESH_STACK", default=False)
-_FRESH_STACK_WAIT = 1.0  # seconds; the work there is bounded by max_entry_bytes
 _DIGITS = tuple(f"{n:03d}" for n in range(1000))  # "000".."999": microseconds in two halves
-
-
-def _dumps(value: Any) -> bytes:
-    return orjson.dumps(value, default=faithful, option=_OPTIONS)
+_dumps = orjson.dumps
+_modules = sys.modules
 
 
 class EntryEncoder:
     """Turns records into entries for one handler; safe to share between threads."""
 
     __slots__ = (
-        "_before_send", "_limit", "_max_str", "_meta", "_redact", "_scrubber", "_second", "_tags",
+        "_before_send", "_defaults", "_limit", "_max_str", "_meta", "_redact", "_scrubber",
+        "_second", "_tags",
     )  # fmt: skip
 
     def __init__(
@@ -101,6 +99,7 @@ class EntryEncoder:
             )
         self._tags = tuple(dict.fromkeys(safe_str(t) for t in tags))
         self._meta = dict(meta or {})
+        self._defaults = bool(self._tags or self._meta)  # the fields step runs for every record
         self._redact = redact_keys is not None
         self._scrubber = Scrubber(redact_keys, max_str=2 * max_entry_bytes)
         self._before_send = before_send
@@ -123,53 +122,78 @@ class EntryEncoder:
         try:
             return self._encode(record, formatter)
         except RecursionError as exc:  # logged from the bottom of a runaway recursion
-            if _FRESH_STACK.get():  # the retry recursed too (a __repr__ that logs...): stop
-                return _emergency(record, exc, self._limit, self._scrubber)
+            if FRESH_STACK.get():  # the retry recursed too (a __repr__ that logs...): stop
+                return emergency(record, exc, self._limit, self._scrubber)
             try:
-                data: bytes | None = _on_fresh_stack(self._encode, record, formatter)
+                data: bytes | None = on_fresh_stack(self._encode, record, formatter)
                 return data
             except Exception as exc:
-                return _emergency(record, exc, self._limit, self._scrubber)
+                return emergency(record, exc, self._limit, self._scrubber)
         except Exception as exc:  # the caller's log call must not fail
-            return _emergency(record, exc, self._limit, self._scrubber)
+            return emergency(record, exc, self._limit, self._scrubber)
 
     def _encode(self, record: logging.LogRecord, formatter: logging.Formatter | None
                 ) -> bytes | None:  # fmt: skip
         notes: list[str] = []
+        name, pid, pname = record.name, record.process, record.processName
+        thread, path = record.threadName, record.pathname
+        line, func = record.lineno, record.funcName
+        entry: dict[str, Any] = {
+            "timestamp": self._timestamp(record.created),
+            "level": LEVELS.get(record.levelname) or level_name(record),
+            "message": self._message(record, formatter, notes),
+            "logger": name,
+            "host": HOST,
+            "pid": pid,
+            "process_name": pname,
+            "thread_name": thread,
+            "source": {"file": path, "line": line, "function": func},
+        }
+        # One guard for what LogRecord.__init__ always sets right; makeLogRecord, a custom
+        # record factory or a hand-set attribute can break it, and the drain would refuse.
+        if not (type(name) is str and type(pid) is int and pid and type(pname) is str and pname
+                and type(thread) is str and thread and type(path) is str and path
+                and type(line) is int and type(func) is str and func):  # fmt: skip
+            fix_fields(entry, notes)
+        attrs = record.__dict__
+        # A record built by LogRecord.__init__ alone has exactly INIT_COUNT attributes; only
+        # one with more (extras, or a formatter's message/asctime) needs looking at.
+        if (len(attrs) != INIT_COUNT or self._defaults or _fields.get() is not _NO_CONTEXT
+                or "opentelemetry.trace" in _modules):  # fmt: skip
+            self._add_fields(entry, attrs, notes)
+        if record.exc_info or record.exc_text or record.stack_info:
+            self._add_exception(entry, record, notes)
+        return self._finish(entry, notes)
+
+    def _message(self, record: logging.LogRecord, formatter: logging.Formatter | None,
+                 notes: list[str]) -> str:  # fmt: skip
+        """``getMessage()`` (or the formatter's text), scrubbed, an absurdly long one cut."""
         if formatter is None:
             try:
                 message = record.getMessage()
             except Exception as exc:  # %-mismatch, a raising __str__
                 message = unformatted(record, exc, notes)
+            if type(message) is not str:  # a custom record class
+                message = safe_str(message)
         else:
             message = formatted(record, formatter, notes)
-        if len(message) > self._max_str or (self._redact and (
-            "://" in message or "=" in message or "earer" in message or "EARER" in message
-        )):  # fmt: skip
-            message = self._scrubber.text(message)
-        created = record.created
+        if len(message) > self._max_str:
+            return self._scrubber.text(message)
+        return scrub_text(message) if self._redact and needs_scrub(message) else message
+
+    def _timestamp(self, created: float) -> str:
+        """RFC 3339 UTC with microseconds: the second's text cached, the fraction looked up."""
         start, end, text = self._second  # one tuple: threads never see a half-updated cache
         if not start <= created < end:
             start, end, text = self._second = _second_of(created)
         micros = int((created - start) * 1e6)  # an exact difference and a small int: cheap
         if micros > 999_999:  # only a time a hair before 1970 rounds up to a whole second
             micros = 999_999
-        entry: dict[str, Any] = {
-            "timestamp": f"{text}.{_DIGITS[micros // 1000]}{_DIGITS[micros % 1000]}Z",
-            "level": LEVELS.get(record.levelname) or level_name(record),
-            "message": message,
-            "logger": record.name,
-            "host": HOST,
-            "pid": record.process or os.getpid(),
-            "process_name": record.processName or process_name(),
-            "thread_name": record.threadName or threading.current_thread().name,
-            "source": {"file": record.pathname or "(unknown file)",
-                       "line": record.lineno if type(record.lineno) is int else 0,
-                       "function": record.funcName or "(unknown function)"},
-        }  # fmt: skip
-        attrs = record.__dict__
-        # A record built by LogRecord.__init__ alone has exactly INIT_COUNT attributes; only
-        # one with more (extras, or a formatter's message/asctime) needs looking at.
+        return f"{text}.{_DIGITS[micros // 1000]}{_DIGITS[micros % 1000]}Z"
+
+    def _add_fields(self, entry: dict[str, Any], attrs: dict[str, Any], notes: list[str]
+                    ) -> None:  # fmt: skip
+        """meta, trace_id/span_id, tags and service, from defaults, context() and extras."""
         tail = tail_keys(attrs) if len(attrs) != INIT_COUNT else ()
         context = _fields.get()
         trace_id = span_id = None
@@ -186,7 +210,7 @@ class EntryEncoder:
                 self._scrubber.clean_meta(meta, notes)
                 entry["meta"] = meta
         if trace_id is None and span_id is None:
-            otel = sys.modules.get("opentelemetry.trace")
+            otel = _modules.get("opentelemetry.trace")
             if otel is not None:
                 trace_id, span_id = otel_ids(otel)
         if trace_id is not None:
@@ -201,10 +225,36 @@ class EntryEncoder:
             entry["tags"] = list(self._tags)
         if tail and "service" in attrs:
             set_service(entry, attrs["service"], notes)
+
+    def _add_exception(self, entry: dict[str, Any], record: logging.LogRecord,
+                       notes: list[str]) -> None:  # fmt: skip
+        """``exception`` from exc_info (or parsed back from exc_text), ``stack`` from stack_info."""
         if record.exc_info or record.exc_text:
-            self._add_exception(entry, record, notes)
+            exception = self._exception(record, notes)
+            if exception is not None:
+                entry["exception"] = exception
         if record.stack_info:
             entry["stack"] = self._scrubber.text(safe_str(record.stack_info), keep_ends=True)
+
+    def _exception(self, record: logging.LogRecord, notes: list[str]) -> dict[str, Any] | None:
+        from ._exc import exception_from_info, exception_from_text  # loaded on first use
+
+        clean = self._clean_trace
+        try:
+            if record.exc_info:
+                return exception_from_info(record.exc_info, clean)
+            return exception_from_text(safe_str(record.exc_text), clean)
+        except RecursionError:
+            raise  # encode retries on a fresh stack
+        except Exception as exc:  # a hostile exception object
+            add_note(notes, f"exception: could not be formatted ({describe(exc)})")
+            return None
+
+    def _clean_trace(self, text: str) -> str:
+        return self._scrubber.text(text, keep_ends=True)
+
+    def _finish(self, entry: dict[str, Any], notes: list[str]) -> bytes | None:
+        """Notes, ``before_send``, one dumps (a strict pass if orjson refuses), the size limit."""
         if notes:
             entry["notes"] = notes
             if any(CUT_NOTE in note for note in notes):
@@ -215,32 +265,11 @@ class EntryEncoder:
                 return None
             entry = final
         try:
-            data = orjson.dumps(entry, default=faithful, option=_OPTIONS)
+            data = _dumps(entry, default=faithful, option=OPTIONS)
         except TypeError:  # orjson.JSONEncodeError is a TypeError: the strict pass
             entry = self._strict(entry)
-            data = _dumps(entry)
-        return data if len(data) <= self._limit else _fit(entry, self._limit)
-
-    def _add_exception(self, entry: dict[str, Any], record: logging.LogRecord,
-                       notes: list[str]) -> None:  # fmt: skip
-        from ._exc import exception_from_info, exception_from_text  # loaded on first use
-
-        clean = self._clean_trace
-        try:
-            if record.exc_info:
-                exception = exception_from_info(record.exc_info, clean)
-            else:
-                exception = exception_from_text(safe_str(record.exc_text), clean)
-        except RecursionError:
-            raise  # encode retries on a fresh stack
-        except Exception as exc:  # a hostile exception object
-            add_note(notes, f"exception: could not be formatted ({describe(exc)})")
-            return
-        if exception is not None:
-            entry["exception"] = exception
-
-    def _clean_trace(self, text: str) -> str:
-        return self._scrubber.text(text, keep_ends=True)
+            data = dumps(entry)
+        return data if len(data) <= self._limit else fit(entry, self._limit)
 
     def _strict(self, entry: dict[str, Any]) -> dict[str, Any]:
         """The slow path: rebuild from JSON types, noting each fix-up in ``notes``."""
@@ -255,37 +284,6 @@ class EntryEncoder:
         return clean
 
 
-def _on_fresh_stack(func: Callable[..., Any], *args: Any) -> Any:
-    """``func(*args)`` on a new thread's stack, in this context, waiting for it.
-
-    Only C-level calls happen here (no threading.Thread, whose Python frames would hit
-    the very recursion limit this escapes); the new thread has its own recursion budget.
-    Records logged there while encoding (a ``__repr__`` that logs) get no further retry,
-    so a recursion that logs ends instead of hopping from thread to thread. The wait is
-    bounded: user code run there may want a lock this thread holds.
-    """
-    outcome: list[Any] = []
-    done = _thread.allocate_lock()
-    done.acquire()
-
-    def run() -> None:
-        _FRESH_STACK.set(True)
-        try:
-            outcome.append((True, func(*args)))
-        except BaseException as exc:  # handed back to the caller below
-            outcome.append((False, exc))
-        finally:
-            done.release()
-
-    _thread.start_new_thread(contextvars.copy_context().run, (run,))
-    if not done.acquire(timeout=_FRESH_STACK_WAIT):
-        raise TimeoutError("encoding on a fresh stack took too long")
-    ok, value = outcome[0]
-    if not ok:
-        raise value
-    return value
-
-
 def _second_of(created: float) -> tuple[float, float, str]:
     """The UTC second holding ``created``: its bounds and its text, cached by the encoder.
 
@@ -296,40 +294,3 @@ def _second_of(created: float) -> tuple[float, float, str]:
     second = math.floor(created)
     text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
     return float(second), float(second + 1), text
-
-
-def _fit(entry: dict[str, Any], limit: int) -> bytes:
-    """An oversized entry cut down to ``limit``: rare, so its module loads on first use."""
-    from ._truncate import fit
-
-    return fit(entry, limit, _dumps)
-
-
-def _emergency(record: Any, error: Exception, limit: int, scrubber: Scrubber) -> bytes:
-    """An entry for a record that broke the encoder itself; built from safe parts only."""
-    note = f"astralog_logging could not encode this record ({describe(error)})"
-    try:
-        created = getattr(record, "created", None)
-        created = created if isinstance(created, float) else time.time()
-        entry = {
-            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
-            + f".{int(created % 1 * 1_000_000):06d}Z",
-            "level": LEVELS.get(safe_str(getattr(record, "levelname", "")), "error"),
-            "message": safe_str(getattr(record, "msg", ""))[:limit // 4],
-            "logger": safe_str(getattr(record, "name", "")),
-            "host": HOST,
-            "pid": os.getpid(),
-            "process_name": process_name(),
-            "thread_name": threading.current_thread().name,
-            "notes": [note],
-        }
-        safe = scrubber.strict_entry(entry, [])
-        data = _dumps(safe)
-        return data if len(data) <= limit else _fit(safe, limit)
-    except Exception:  # even the safe parts failed: a fixed, valid entry
-        return orjson.dumps({
-            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime()),
-            "level": "error", "message": "", "logger": "astralog_logging", "host": "unknown",
-            "pid": os.getpid(), "process_name": "unknown", "thread_name": "unknown",
-            "notes": ["astralog_logging could not encode a record"],
-        })  # fmt: skip

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import socket
 import sys
+import threading
 from collections.abc import Mapping
 from itertools import islice
 from typing import Any, Callable, Optional
@@ -30,6 +32,7 @@ __all__ = [
     "RESERVED_ATTRS",
     "BeforeSend",
     "apply_before_send",
+    "fix_fields",
     "formatted",
     "level_name",
     "merge_explicit",
@@ -79,6 +82,46 @@ def tail_keys(attrs: dict[str, Any]) -> list[str]:
         return [key for key in attrs if key not in _INIT_ATTRS]
     tail.reverse()
     return tail
+
+
+def fix_fields(entry: dict[str, Any], notes: list[str]) -> None:
+    """Repair the fields read from record attributes that LogRecord.__init__ did not set.
+
+    ``makeLogRecord({...})``, a custom record factory or a hand-set attribute can leave a
+    name that is not a string or a pid that is not an int, and the drain refuses such an
+    entry. A missing value (None, the stdlib's ``logProcesses = False``...) is filled in
+    silently, as logging would have; a wrong type is converted, with a note.
+    """
+    pid = entry["pid"]
+    if type(pid) is not int or not pid:
+        if pid:
+            add_note(notes, f"pid: a {type(pid).__name__}, replaced by this process's")
+        entry["pid"] = os.getpid()
+    entry["logger"] = _text(entry["logger"], "logger", "root", notes)
+    if not entry["process_name"] or type(entry["process_name"]) is not str:
+        entry["process_name"] = _text(entry["process_name"], "process_name", process_name(),
+                                      notes)  # fmt: skip
+    if not entry["thread_name"] or type(entry["thread_name"]) is not str:
+        entry["thread_name"] = _text(entry["thread_name"], "thread_name",
+                                     threading.current_thread().name, notes)  # fmt: skip
+    source = entry["source"]
+    source["file"] = _text(source["file"], "source.file", "(unknown file)", notes)
+    source["function"] = _text(source["function"], "source.function", "(unknown function)",
+                               notes)  # fmt: skip
+    line = source["line"]
+    if type(line) is not int:
+        if line is not None:
+            add_note(notes, f"source.line: a {type(line).__name__}, sent as 0")
+        source["line"] = 0
+
+
+def _text(value: Any, where: str, missing: str, notes: list[str]) -> str:
+    if type(value) is str:
+        return value if value or where == "logger" else missing
+    if value is None:
+        return missing
+    add_note(notes, f"{where}: a {type(value).__name__}, sent as a string")
+    return safe_str(value)
 
 
 def merge_explicit(meta: dict[Any, Any], explicit: Any, notes: list[str], max_keys: int) -> None:

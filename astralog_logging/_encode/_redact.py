@@ -7,8 +7,9 @@ included) because a key that is missing from it leaks silently.
 
 Text (messages, exception text, string values in meta) is scrubbed of three credential
 forms: ``scheme://user:PASSWORD@host``, ``Bearer TOKEN`` and ``password=VALUE``-style pairs
-(query strings, libpq DSNs). Each form is guarded by plain substring tests, so a message
-without ``://``, ``bearer`` or ``=`` costs a few membership checks and no regex.
+(query strings, libpq DSNs). One pre-test (:func:`needs_scrub`, four substring tests)
+decides whether a text is scrubbed at all, so a message without ``://``, ``bearer`` or
+``=`` costs a few membership checks and no regex.
 
 These are the rules only; :mod:`._sanitize` applies them to entries.
 """
@@ -90,8 +91,9 @@ _PAIR_HINTS = (
 
 
 def needs_scrub(text: str) -> bool:
-    """Cheap pre-test: False means :func:`scrub_text` would return ``text`` unchanged."""
-    return "://" in text or "earer" in text or "EARER" in text or "=" in text
+    """The one credential pre-test: False means :func:`scrub_text` would return ``text``
+    unchanged. The encoder runs it once per message and per meta string."""
+    return "://" in text or "=" in text or "earer" in text or "EARER" in text
 
 
 def scrub_text(text: str) -> str:
