@@ -2,12 +2,17 @@
 
 That import provides ``logconfig_dict`` (root, ``gunicorn.error`` and ``gunicorn.access``
 to Astralog and to the console; gunicorn sets ``propagate=False`` on its own loggers, so
-they are routed explicitly) and three server hooks. Each piece is importable on its own for
+they are routed explicitly) and the server hooks ``post_fork``, ``worker_exit`` and
+``on_exit``. Each piece is importable on its own for
 a config that has its own logging: ``build_logconfig(**handler_options)``, ``AccessFields``.
 
 The master configures logging before it forks, so it owns the one listener and every
-worker inherits the queue. Workers hand their buffers over when they exit; the master
-stops the listener after the last worker, once everything is delivered.
+worker inherits the queue. A bare fork writes each record through to the pipe (nothing
+is known to hand its buffer over at exit); ``post_fork`` tells the worker's handlers that
+``worker_exit`` will, so workers buffer like any process. gunicorn ends a worker with
+``sys.exit`` (a graceful stop, ``max_requests``, a timeout's SIGABRT), which runs
+``worker_exit``; the master stops the listener after the last worker, once everything is
+delivered.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ from typing import Any, Dict, Mapping
 from ._logconfig import root_handlers, server_logconfig
 from .handler import live_handlers
 
-__all__ = ["AccessFields", "build_logconfig", "logconfig_dict", "on_exit", "worker_exit"]
+__all__ = [
+    "AccessFields", "build_logconfig", "logconfig_dict", "on_exit", "post_fork", "worker_exit",
+]
 
 
 class AccessFields(logging.Filter):
@@ -70,6 +77,12 @@ def build_logconfig(level: str = "INFO", console: bool = True,
 
 
 logconfig_dict = build_logconfig()
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """A worker was forked: ``worker_exit`` will hand its buffer over, so let it buffer."""
+    for handler in live_handlers():
+        handler.protect_buffer()
 
 
 def worker_exit(server: Any, worker: Any) -> None:

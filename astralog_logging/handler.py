@@ -211,6 +211,13 @@ class AstralogHandler(logging.handlers.QueueHandler):
         self._loss_mark = losses
         return clean
 
+    def protect_buffer(self) -> None:
+        """This process's exit will call :meth:`hand_over` (a server's worker-exit hook):
+        buffer records again instead of writing each through, as a bare fork must."""
+        link = self._link
+        if link is not None:
+            link.channel.protect()
+
     def hand_over(self, deadline: float) -> bool:
         """Put what this process buffered into the queue (for exits that skip atexit)."""
         link = self._link

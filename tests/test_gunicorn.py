@@ -30,8 +30,12 @@ def app(environ, start_response):
     log.info("handled %s", path, extra={"meta": {"path_seen": path}})
     if path == "/hang":
         time.sleep(60)  # past gunicorn's worker timeout: the arbiter kills this worker
+    body = b"ok"
+    if path == "/buffering":  # no public view of this: whether records go through one by one
+        from astralog_logging.handler import live_handlers
+        body = repr([not h._link.channel.write_through for h in live_handlers()]).encode()
     start_response("200 OK", [("Content-Type", "text/plain")])
-    return [b"ok"]
+    return [body]
 """
 
 
@@ -106,6 +110,30 @@ def test_requests_and_shutdown_deliver_everything(
     wait_until(lambda: not listeners_under(master_pid), 10, "the listener to exit by itself")
     for pid in {r["pid"] for r in drain.records()} | set(listeners):
         wait_until(_gone(pid), 10, f"{pid} to exit")
+
+
+def test_workers_buffer_and_deliver_everything_at_a_graceful_stop(
+        tmp_path: Path, drain: LocalDrain) -> None:
+    """Forked workers buffer (post_fork), not write each record through, and a SIGTERM
+    still delivers every record: worker_exit hands each worker's buffer over."""
+    proc, port = _start(tmp_path, drain)
+    try:
+        modes = {requests.get(f"http://127.0.0.1:{port}/buffering", timeout=10).text
+                 for _ in range(12)}
+        assert modes == {"[True]"}, modes
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(
+                lambda n: requests.get(f"http://127.0.0.1:{port}/b/{n}", timeout=10).status_code,
+                range(200)))
+        assert statuses == [200] * 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert proc.returncode == 0, (tmp_path / "gunicorn.log").read_text()[-3000:]
+    wait_until(lambda: "Shutting down: Master" in [r["message"] for r in drain.records()], 10,
+               "the master's last record")
+    app = [r["meta"]["path_seen"] for r in _by_logger(drain.records(), "app")]
+    assert sorted(p for p in app if p.startswith("/b/")) == sorted(f"/b/{n}" for n in range(200))
 
 
 def test_restarts_kills_reload_and_group_signals(tmp_path: Path, drain: LocalDrain) -> None:
