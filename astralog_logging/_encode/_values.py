@@ -8,8 +8,8 @@ raise for such values; what they had to change is said in the entry's ``notes`` 
 
 from __future__ import annotations
 
+import sys
 from datetime import date, time
-from decimal import Decimal
 from itertools import islice
 from pathlib import PurePath
 from typing import Any
@@ -52,7 +52,10 @@ def faithful(value: Any) -> Any:
     Anything that may hold keys (mappings, dataclasses, objects) is refused on purpose so
     that it reaches the strict pass, which redacts inside it.
     """
-    if isinstance(value, (Decimal, PurePath, UUID)):
+    decimal = sys.modules.get("decimal")  # a Decimal exists only once decimal is imported
+    if isinstance(value, (PurePath, UUID)) or (
+        decimal is not None and isinstance(value, decimal.Decimal)
+    ):  # fmt: skip
         return str(value)
     if isinstance(value, (set, frozenset, tuple)):  # more items could not fit any entry
         return list(islice(value, MAX_ITEMS)) if len(value) > MAX_ITEMS else list(value)
