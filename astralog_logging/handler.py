@@ -212,11 +212,9 @@ class AstralogHandler(logging.handlers.QueueHandler):
         return clean
 
     def protect_buffer(self) -> None:
-        """This process's exit will call :meth:`hand_over` (a server's worker-exit hook):
-        buffer records again instead of writing each through, as a bare fork must."""
-        link = self._link
-        if link is not None:
-            link.channel.protect()
+        """An exit hook will call :meth:`hand_over`: buffer, as a bare fork does not."""
+        if self._link is not None:
+            self._link.channel.protect()
 
     def hand_over(self, deadline: float) -> bool:
         """Put what this process buffered into the queue (for exits that skip atexit)."""
