@@ -11,18 +11,9 @@ from typing import Dict, Tuple
 
 from astralog_logging.testing import LocalDrain
 
-from ._procs import ROOT, alive, drain_env, run_script, wait_until
+from ._procs import alive, app_prelude, drain_env, run_script, wait_until
 
-APP = """
-import logging, os, sys, time
-sys.path.insert(0, %r)
-import astralog_logging
-handler = astralog_logging.AstralogHandler(flush_interval=0.2, shutdown_timeout=5)
-root = logging.getLogger()
-root.addHandler(handler)
-root.setLevel(logging.INFO)
-log = logging.getLogger("abrupt")
-""" % ROOT
+APP = app_prelude("abrupt")
 
 
 def test_bare_fork_children_ending_in_os_exit_lose_nothing(drain: LocalDrain) -> None:

@@ -21,18 +21,9 @@ from astralog_logging._listener._spool import Spool
 from astralog_logging.handler import DEFAULTS
 from astralog_logging.testing import LocalDrain
 
-from ._procs import ROOT, alive, drain_env, run_script, wait_until
+from ._procs import alive, app_prelude, drain_env, run_script, wait_until
 
-APP = """
-import logging, os, sys, time
-sys.path.insert(0, %r)
-import astralog_logging
-handler = astralog_logging.AstralogHandler(flush_interval=0.2, shutdown_timeout=5)
-root = logging.getLogger()
-root.addHandler(handler)
-root.setLevel(logging.INFO)
-log = logging.getLogger("hostile")
-""" % ROOT
+APP = app_prelude("hostile")
 
 
 def garbage_datagrams(count: int, seed: int) -> List[bytes]:
