@@ -119,6 +119,7 @@ def _report(workers: int, sent: Counter[str], got: Counter[str], elapsed: float,
           f"{figures['dropped']} dropped, {figures['failed']} failed)")
     print()
     print("look at them:")
+    print("  astralog-logging demo --serve   (the same run, then a live page in your browser)")
     print(f"  sqlite3 {db_path} \"select level, message from entries limit 5\"")
     print(f"  sqlite3 {db_path} \"select json from entries where level = 'error' limit 1\"")
 
