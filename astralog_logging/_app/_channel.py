@@ -27,7 +27,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
-import select
 import threading
 import time
 import weakref
@@ -35,7 +34,8 @@ from typing import Callable, Deque, Iterator, List, Optional, Tuple
 
 from .._ipc import _wire
 from .._ipc._shared import SharedStats
-from .._report import Reporter, call_if_alive, records
+from .._report import Reporter, call_if_alive
+from ._frames import Frames
 
 LINGER = 0.02  # seconds a record may wait for company before its frame is written anyway
 WATCH_EVERY = 2.0  # seconds between looks at the listener when idle (idle wakeups cost)
@@ -45,7 +45,9 @@ def _new_producer_id() -> int:
     return int.from_bytes(os.urandom(8), "big") or 1
 
 
-class Channel:
+class Channel(Frames):
+    """The buffer, the helper thread that writes it, flushing and stop (see the module)."""
+
     def __init__(self, write_fd: int, stats: SharedStats, max_queue_size: int,
                  reporter: Reporter, watch: Callable[[], None] = lambda: None,
                  overflow: str = "drop_newest") -> None:
@@ -163,73 +165,6 @@ class Channel:
             self._drop(1, "the queue is full (max_queue_size)")
             return True
 
-    # -- framing and writing (lock held) -------------------------------------------------
-
-    def _make_room(self) -> bool:
-        """With ``overflow="drop_oldest"``, drop the oldest waiting frame for a new record."""
-        if self.overflow != "drop_oldest" or not self._backlog:
-            return False
-        _, _, count = self._backlog.popleft()
-        self._queued -= count
-        self._drop(count, "the queue is full (max_queue_size); oldest records dropped")
-        return True
-
-    def _seal(self) -> None:
-        if not self._pending:
-            return
-        count = len(self._pending)
-        body = b"\n".join(self._pending)
-        self._pending = []
-        self._pending_size = 0
-        self._send(_wire.RECORDS, body, count)
-
-    def _queue_large(self, entry: bytes) -> None:
-        bodies = _wire.part_bodies(entry)
-        self._queued += 1
-        for i, body in enumerate(bodies):
-            self._send(_wire.PART, body, 1 if i == len(bodies) - 1 else 0)
-
-    def _send(self, kind: int, body: bytes, count: int) -> None:
-        self._backlog.append((kind, body, count))
-        self._write_backlog()
-
-    def _write_backlog(self) -> bool:
-        """Write queued frames in order until the pipe is full; True when all went out.
-
-        A frame is numbered as it is written, with the count of records written before
-        it, so records dropped from the backlog never look like a gap to the listener.
-        """
-        while self._backlog:
-            kind, body, count = self._backlog[0]
-            try:  # <= PIPE_BUF bytes: all of it or EAGAIN
-                os.write(self.fd, _wire.frame(kind, self._producer, self._seq, body))
-            except BlockingIOError:
-                return False
-            except OSError as exc:  # EPIPE: nobody can ever read this pipe again
-                self._drop_backlog(f"the queue is closed ({exc})")
-                return True
-            self._backlog.popleft()
-            self._queued -= count
-            self._seq = (self._seq + count) & 0xFFFFFFFF
-        return True
-
-    def _drop_backlog(self, why: str) -> None:
-        lost = sum(count for _, _, count in self._backlog)
-        self._backlog.clear()
-        self._queued -= lost
-        self._drop(lost, why)
-
-    def _drop(self, count: int, why: str) -> None:
-        if count <= 0:
-            return
-        self.dropped += count
-        now = time.monotonic()
-        if now < self._quiet_until:  # the reporter would fold it: spare the formatting
-            return
-        self._quiet_until = now + 1.0
-        self.reporter.limited("dropped", f"{records(self.dropped)} dropped so far in this "
-                              f"process: {why}")
-
     # -- the helper thread ---------------------------------------------------------------
 
     def start(self) -> None:
@@ -266,12 +201,6 @@ class Channel:
         if not done:
             self._wait_writable(0.1)
             self._wake.set()
-
-    def _wait_writable(self, timeout: float) -> None:
-        try:
-            select.select([], [self.fd], [], timeout)
-        except (OSError, ValueError):
-            time.sleep(timeout)
 
     def publish(self) -> None:
         with self._changing() as ok:
