@@ -13,54 +13,33 @@ hash of the configuration (never the token). Two applications with the same sett
 server and a cron command) share that directory, so each listener holds an exclusive
 ``flock`` on ``<owner>.lock`` for as long as it runs: a starting listener takes over only
 segments whose owner's lock it can take, never a live listener's, whose open batch may be
-only partly written. A segment is a sequence of records::
-
-    magic "ALSP" | length (4) | crc32 (4) | entry count (4) | batch_id (32) | entries
-
-entries joined by ``\\n``; consecutive records with the same batch_id are parts of one batch.
-A torn write at the end (a crash mid-append) fails its length or CRC check and ends the
-segment there: detected, never parsed as garbage.
+only partly written. The format of a segment file is in ``_segment``.
 
 The directory must be ours and writable by nobody else (see ``_ipc._ownership``; the handler
 refuses such a ``spool_dir`` when it is built, and the spool checks again at start). Every
-file is opened with ``O_NOFOLLOW``: a symbolic link planted where a segment, a ``.done``
+file is opened with ``ONOFOLLOW``: a symbolic link planted where a segment, a ``.done``
 list or a lock should be fails to open instead of being read or appended through.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import errno
 import fcntl
 import functools
 import os
 import stat
-import struct
 import threading
 import time
-import zlib
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, TypeVar, cast
 
 from .._ipc._ownership import own_path
+from ._segment import NOFOLLOW, Segment, append_file, read_file, read_segment, record, regular
 
-_MAGIC = b"ALSP"
-_HEAD = struct.Struct("!4sIII")
-_ID = 32
+__all__ = ["SEGMENT_BYTES", "Segment", "Spool", "read_segment"]
+
 _DONE = ".done"  # beside a segment: ids of its batches already delivered
-_NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC
 _M = TypeVar("_M", bound=Callable[..., Any])
 SEGMENT_BYTES = 4 << 20
-
-
-@dataclasses.dataclass
-class Segment:
-    path: str
-    size: int = 0
-    records: int = 0  # entries, for counting what a deletion loses
-    outstanding: int = 0  # batches written and not yet resolved
-    dirty: bool = False  # holds a batch that gave up: send it again later
-    closed: bool = False
 
 
 def _locked(method: _M) -> _M:
@@ -91,7 +70,7 @@ class Spool:
         self._lock_owner(self._owner, create=True)
         for name in sorted(os.listdir(directory)):
             path = os.path.join(directory, name)
-            if name.endswith(".spool") and _regular(path) and self._adopt(name):
+            if name.endswith(".spool") and regular(path) and self._adopt(name):
                 seg = Segment(path, os.path.getsize(path), dirty=True, closed=True)
                 seg.records = sum(len(e) for _, e in read_segment(path))
                 self.segments[path] = seg
@@ -100,7 +79,7 @@ class Spool:
     def _lock_owner(self, owner: str, create: bool = False) -> bool:
         """Hold ``owner``'s lock from now on; False if a live listener holds it."""
         path = os.path.join(self.directory, f"{owner}.lock")
-        fd = os.open(path, os.O_RDWR | _NOFOLLOW | (os.O_CREAT if create else 0), 0o600)
+        fd = os.open(path, os.O_RDWR | NOFOLLOW | (os.O_CREAT if create else 0), 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if create else fcntl.LOCK_NB))
         except BlockingIOError:
@@ -133,18 +112,17 @@ class Spool:
         seg = continuing or self._current
         if seg is None or (continuing is None and seg.size >= SEGMENT_BYTES):
             seg = self._rotate()
-        body = batch_id.encode() + b"\n".join(entries)
-        record = _HEAD.pack(_MAGIC, len(body), zlib.crc32(body), len(entries)) + body
+        data = record(batch_id, entries)
         try:
-            _append_file(seg.path, record)
+            append_file(seg.path, data)
         except FileNotFoundError:  # the directory was removed under us (a tmp cleaner)
             os.makedirs(self.directory, mode=0o700, exist_ok=True)
-            _append_file(seg.path, record)
+            append_file(seg.path, data)
         except OSError:
             if seg is self._current:
                 self._close(seg)  # a torn tail ends what can be read of it: no more here
             raise
-        seg.size += len(record)
+        seg.size += len(data)
         seg.records += len(entries)
         if continuing is None:
             seg.outstanding += 1
@@ -196,12 +174,12 @@ class Spool:
         if seg.closed and seg.outstanding <= 0 and not seg.dirty:
             return  # about to be deleted whole
         with contextlib.suppress(OSError):  # unnoted, it is sent again; the drain dedups it
-            _append_file(seg.path + _DONE, batch_id.encode() + b"\n")
+            append_file(seg.path + _DONE, batch_id.encode() + b"\n")
 
     def pending(self, seg: Segment) -> Iterator[Tuple[str, List[bytes]]]:
         """The segment's batches not yet known to be delivered, oldest first."""
         try:
-            done = set(_read_file(seg.path + _DONE).decode("ascii", "replace").split())
+            done = set(read_file(seg.path + _DONE).decode("ascii", "replace").split())
         except OSError:
             done = set()
         return ((bid, entries) for bid, entries in read_segment(seg.path) if bid not in done)
@@ -252,60 +230,7 @@ class Spool:
         self._maybe_delete(seg)
 
 
-def _append_file(path: str, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NOFOLLOW, 0o600)
-    try:
-        if os.write(fd, data) != len(data):
-            raise OSError(errno.ENOSPC, "short write", path)
-    finally:
-        os.close(fd)
-
-
-def _read_file(path: str) -> bytes:
-    with open(os.open(path, os.O_RDONLY | _NOFOLLOW), "rb") as f:
-        return f.read()
-
-
-def _regular(path: str) -> bool:
-    try:
-        return stat.S_ISREG(os.lstat(path).st_mode)
-    except OSError:
-        return False
-
-
 def _owner_of(name: str) -> Optional[str]:
     """``<seconds>-<pid>-<hex>-<n>.spool`` -> ``<pid>-<hex>``; None for older names."""
     parts = name.split("-")
     return f"{parts[1]}-{parts[2]}" if len(parts) == 4 else None
-
-
-def read_segment(path: str) -> Iterator[Tuple[str, List[bytes]]]:
-    """Yield (batch_id, entries), parts joined, up to the first torn or corrupt record."""
-    batch_id = ""
-    entries: List[bytes] = []
-    for part_id, part in _read_records(path):
-        if part_id != batch_id and batch_id:
-            yield batch_id, entries
-            entries = []
-        batch_id = part_id
-        entries.extend(part)
-    if batch_id:
-        yield batch_id, entries
-
-
-def _read_records(path: str) -> Iterator[Tuple[str, List[bytes]]]:
-    try:
-        data = _read_file(path)
-    except OSError:
-        return
-    pos = 0
-    while pos + _HEAD.size <= len(data):
-        magic, length, crc, count = _HEAD.unpack_from(data, pos)
-        body = data[pos + _HEAD.size : pos + _HEAD.size + length]
-        if magic != _MAGIC or len(body) != length or zlib.crc32(body) != crc or length < _ID:
-            return
-        entries = body[_ID:].split(b"\n") if length > _ID else []
-        if len(entries) != count:
-            return
-        yield body[:_ID].decode("ascii"), entries
-        pos += _HEAD.size + length
