@@ -12,13 +12,14 @@ so a free lock proves the tree gone, in any pid namespace. Anything else is left
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import stat
 import tempfile
 
 from ._ownership import own_path
-from ._shared import SharedStats, unused
+from ._shared import SharedStats
 
 PREFIX = "astralog-"
 
@@ -44,3 +45,18 @@ def sweep() -> int:
                 os.unlink(stats_path)
             removed += 1
     return removed
+
+
+def unused(path: str) -> bool:
+    """Whether no process holds the counters file at ``path`` open any more."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return True

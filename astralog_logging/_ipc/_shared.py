@@ -92,8 +92,8 @@ class SharedStats:
     def create(cls, name: str = "") -> SharedStats:
         """A new counters file ``<name>.stats``, 0600, under a shared ``flock`` that lasts
         as long as any process of the tree holds it open: the listener and forked children
-        inherit it, so a free lock proves the whole tree gone (see ``unused``). It appears
-        under its name only once locked."""
+        inherit it, so a free lock proves the whole tree gone (see ``_leftovers.unused``).
+        It appears under its name only once locked."""
         directory = _default_dir()
         fd, temporary = tempfile.mkstemp(prefix=".astralog-", dir=directory)  # 0600
         fcntl.flock(fd, fcntl.LOCK_SH)
@@ -279,21 +279,6 @@ class SharedStats:
         lost nothing."""
         figures = self.totals()
         return sum(figures[k] for k in LOSSES)
-
-
-def unused(path: str) -> bool:
-    """Whether no process holds the counters file at ``path`` open any more."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-    return True
 
 
 def alive(pid: int) -> bool:
