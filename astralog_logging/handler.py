@@ -23,7 +23,6 @@ from ._app import _registry
 from ._app._console import Console
 from ._app._link import Link
 from ._encode._entry import EntryEncoder
-from ._encode._redact import DEFAULT_REDACT_KEYS, normalize_key
 from ._report import Reporter
 
 _CONSOLE_GRACE = 1.0  # seconds close() gives console lines still waiting to be written
@@ -87,7 +86,7 @@ class AstralogHandler(logging.handlers.QueueHandler):
         self._encoder = EntryEncoder(
             tags=_validate.string_list("tags", tags),
             meta=_validate.mapping("meta", meta),
-            redact_keys=_redact_keys(redact, _bounds.flag("redact_defaults", redact_defaults)),
+            redact_keys=_validate.redact_keys(redact, redact_defaults),
             before_send=_validate.callback("before_send", before_send),
             max_entry_bytes=(self._config.max_entry_bytes if self._config
                              else DEFAULTS["max_entry_bytes"]),
@@ -286,19 +285,6 @@ def _rebuild(settings: _Hidden, address: Any, root_level: int) -> AstralogHandle
     handler = AstralogHandler(**settings.value, _address=address)
     handler._root_level = root_level
     return handler
-
-
-def _redact_keys(redact: Union[bool, str, Sequence[str]],
-                 defaults: bool) -> Optional[frozenset[str]]:
-    if isinstance(redact, str) and redact.strip().lower() in _bounds.BOOLEAN_WORDS_SET:
-        redact = _bounds.flag("redact", redact)  # "false" from a config file, not a key name
-    if redact is False:
-        return None
-    base = DEFAULT_REDACT_KEYS if defaults else frozenset()
-    if redact is True:
-        return base
-    names = _validate.string_list("redact", redact)
-    return base | {normalize_key(n) for n in names}
 
 
 # Each setting's default is written once, in the signature above: read from there.
