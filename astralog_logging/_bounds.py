@@ -22,6 +22,8 @@ MAX_QUEUE_SIZE = 10_000_000
 MAX_RETRIES = 1_000_000
 MAX_BUFFER_BYTES = 64 * 1024 * MIB
 MAX_SPOOL_BYTES = 1024 * 1024 * MIB
+MIN_ENTRY_BYTES = 1024  # below this the required fields alone might not fit
+MAX_ENTRY_BYTES = 256 * 1024  # a drain's per-entry limit (protocol.md)
 
 # Booleans also come as text (YAML, INI, the environment); bool("no") is True, so only
 # these words are accepted.

@@ -12,16 +12,18 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-from typing import Any, Callable, Mapping, Optional, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
 
 from . import _validate
 from ._bounds import (
     MAX_BUFFER_BYTES,
+    MAX_ENTRY_BYTES,
     MAX_QUEUE_SIZE,
     MAX_RETRIES,
     MAX_RETRY_DEADLINE,
     MAX_SPOOL_BYTES,
     MIB,
+    MIN_ENTRY_BYTES,
     amount,
     flag,
     number,
@@ -34,7 +36,6 @@ from .exceptions import ConfigError
 # Limits a drain enforces (protocol.md); our settings must stay inside them.
 PROTOCOL_MAX_BATCH = 10_000
 PROTOCOL_MAX_BODY = 5 * MIB
-PROTOCOL_MAX_ENTRY = 256 * 1024
 
 SessionFactory = Union[str, Callable[..., Any], None]
 
@@ -52,10 +53,25 @@ def sha256_hex(data: bytes) -> str:
     return str(sha256(data).hexdigest())
 
 
+BeforeSend = Callable[[Dict[str, Any]], Optional[Dict[str, Any]]]
+
+
+@dataclasses.dataclass(frozen=True)
+class EntrySettings:
+    """What shapes each entry in the caller's thread (with ``Config.max_entry_bytes``).
+    Never sent to the listener: ``before_send`` is a callable and ``meta`` any values."""
+
+    tags: Tuple[str, ...]
+    meta: Mapping[str, Any]
+    redact_keys: Optional[frozenset[str]]  # None: nothing redacted, nothing scrubbed
+    before_send: Optional[BeforeSend]
+
+
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """The delivery settings, validated. No defaults here: the handler's signature writes
-    each one once (``handler.DEFAULTS``), and ``build`` is given them all."""
+    """The settings, validated: delivery's, and in ``entry`` what shapes each entry. No
+    defaults here: the handler's signature writes each one once (``handler.DEFAULTS``),
+    and ``build`` is given them all."""
 
     token: str = dataclasses.field(repr=False)
     project_id: str
@@ -80,6 +96,8 @@ class Config:
     spool_max_bytes: int
     on_error: Optional[str]
     on_success: Optional[str]
+    # None in the listener, which never encodes an entry (see listener_settings)
+    entry: Optional[EntrySettings] = dataclasses.field(repr=False, compare=False)
 
     @property
     def token_fingerprint(self) -> str:
@@ -102,7 +120,8 @@ class Config:
 
     def listener_settings(self) -> dict[str, Any]:
         """The plain data the listener process rebuilds this Config from (over its stdin)."""
-        settings = dataclasses.asdict(self)
+        settings = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                    if f.name != "entry"}
         if self.session_factory or self.on_error or self.on_success:
             # What they import must be found there as here (a script's own directory).
             settings["import_path"] = [os.path.abspath(p) for p in sys.path]
@@ -111,7 +130,8 @@ class Config:
     @classmethod
     def from_listener_settings(cls, settings: Mapping[str, Any]) -> Config:
         """The listener's copy, typed again: validated on the application side already."""
-        return cls(**{field.name: settings[field.name] for field in dataclasses.fields(cls)})
+        return cls(**{field.name: settings[field.name] for field in dataclasses.fields(cls)
+                      if field.name != "entry"}, entry=None)
 
 
 def build(settings: Mapping[str, Any]) -> Config | None:
@@ -138,8 +158,8 @@ def build(settings: Mapping[str, Any]) -> Config | None:
         flush_interval=seconds("flush_interval", s["flush_interval"]),
         max_batch_bytes=size("max_batch_bytes", s["max_batch_bytes"], 1024, _MAX_BATCH_BYTES,
                                "a drain's 5 MiB body limit, less 64 KiB for the envelope"),
-        max_entry_bytes=size("max_entry_bytes", s["max_entry_bytes"], 1024, PROTOCOL_MAX_ENTRY,
-                               "a drain's limit"),
+        max_entry_bytes=size("max_entry_bytes", s["max_entry_bytes"], MIN_ENTRY_BYTES,
+                             MAX_ENTRY_BYTES, "a drain's limit"),
         max_queue_size=number("max_queue_size", s["max_queue_size"], integer=True, at_least=1,
                                at_most=MAX_QUEUE_SIZE),
         compression=None if compression in (None, "none") else "gzip",
@@ -157,6 +177,12 @@ def build(settings: Mapping[str, Any]) -> Config | None:
         spool_max_bytes=size("spool_max_bytes", s["spool_max_bytes"], MIB, MAX_SPOOL_BYTES),
         on_error=_validate.dotted_path("on_error", s["on_error"]),
         on_success=_validate.dotted_path("on_success", s["on_success"]),
+        entry=EntrySettings(
+            tags=_validate.string_list("tags", s["tags"]),
+            meta=_validate.mapping("meta", s["meta"]),
+            redact_keys=_validate.redact_keys(s["redact"], s["redact_defaults"]),
+            before_send=_validate.callback("before_send", s["before_send"]),
+        ),
     )
     _check_together(config)
     if config.spool_dir and config.spool_path:

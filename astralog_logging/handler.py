@@ -83,14 +83,6 @@ class AstralogHandler(logging.handlers.QueueHandler):
         level = _validate.level(level)
         self._reporter = Reporter(background=True)
         self._config = _config.build(settings)
-        self._encoder = EntryEncoder(
-            tags=_validate.string_list("tags", tags),
-            meta=_validate.mapping("meta", meta),
-            redact_keys=_validate.redact_keys(redact, redact_defaults),
-            before_send=_validate.callback("before_send", before_send),
-            max_entry_bytes=(self._config.max_entry_bytes if self._config
-                             else DEFAULTS["max_entry_bytes"]),
-        )
         capture_uncaught = _bounds.flag("capture_uncaught", capture_uncaught)
         self._console = Console(self._reporter) if _bounds.flag("console", console) else None
         # Registered with logging only now, valid: logging.shutdown flushes and closes
@@ -103,12 +95,13 @@ class AstralogHandler(logging.handlers.QueueHandler):
         self._loss_mark = 0
         self._root_level = logging.NOTSET
         self._link: Optional[Link] = None
-        self._encode = self._encoder.encode
         self._put: Optional[Callable[[bytes], None]] = None
         self._captures_uncaught = capture_uncaught and self._config is not None
         if self._config is None:
             self.queue = None  # type: ignore[assignment]  # disabled: no queue at all
             return
+        self._encoder = EntryEncoder.for_config(self._config)
+        self._encode = self._encoder.encode
         self._link = _registry.attach(self._config, self._reporter, _address)
         self.queue = self._link.queue
         self._put = self._link.channel.put  # bound once: emit runs on every log call

@@ -125,6 +125,7 @@ def test_each_default_is_written_once_in_the_signature() -> None:
     import inspect
 
     from astralog_logging import _config
+    from astralog_logging._encode._redact import DEFAULT_REDACT_KEYS
     from astralog_logging.handler import DEFAULTS
 
     fields = dataclasses.fields(_config.Config)
@@ -137,8 +138,9 @@ def test_each_default_is_written_once_in_the_signature() -> None:
     config = _config.build({**DEFAULTS, **given})
     assert config is not None
     for field in fields:
-        if field.name not in given and DEFAULTS[field.name] is not None:
+        if field.name not in given and field.name != "entry" and DEFAULTS[field.name] is not None:
             assert getattr(config, field.name) == DEFAULTS[field.name], field.name
+    assert config.entry == _config.EntrySettings((), {}, DEFAULT_REDACT_KEYS, None)
 
 
 def test_the_listener_rebuilds_the_same_typed_config() -> None:

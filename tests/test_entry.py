@@ -239,9 +239,11 @@ def test_broken_record_still_yields_an_entry() -> None:
 
 def test_max_entry_bytes_outside_the_protocol_is_refused() -> None:
     """A limit below 1 KiB or above the drain's 256 KiB is a ValueError naming the setting."""
+    from astralog_logging import AstralogHandler
+
     for bad in (100, 300 * 1024):
         with pytest.raises(ValueError, match="max_entry_bytes"):
-            EntryEncoder(max_entry_bytes=bad)
+            AstralogHandler(token="t", project_id="p", service="s", max_entry_bytes=bad)
 
 
 class _Unprintable:

@@ -36,7 +36,7 @@ import math
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -64,9 +64,11 @@ from ._redact import DEFAULT_REDACT_KEYS, needs_scrub, scrub_text
 from ._sanitize import CUT_NOTE, Scrubber
 from ._values import add_note, describe, faithful, safe_str
 
+if TYPE_CHECKING:
+    from .._config import Config
+
 __all__ = ["RESERVED_ATTRS", "EntryEncoder"]
 
-_MAX_ENTRY_BYTES = 256 * 1024  # the drain's own per-entry limit (protocol.md)
 _DIGITS = tuple(f"{n:03d}" for n in range(1000))  # "000".."999": microseconds in two halves
 _dumps = orjson.dumps
 _modules = sys.modules
@@ -89,14 +91,8 @@ class EntryEncoder:
         before_send: BeforeSend | None = None,
         max_entry_bytes: int = 65536,
     ) -> None:
-        """Raises ValueError for a ``max_entry_bytes`` no entry could honour."""
-        from ._truncate import MIN_ENTRY_BYTES
-
-        if not MIN_ENTRY_BYTES <= max_entry_bytes <= _MAX_ENTRY_BYTES:
-            raise ValueError(
-                f"max_entry_bytes={max_entry_bytes!r}: must be between {MIN_ENTRY_BYTES} and "
-                f"{_MAX_ENTRY_BYTES} (the drain rejects larger entries)"
-            )
+        """Takes the settings as given: a handler's are validated once, by ``_config.build``
+        (see :meth:`for_config`); ``max_entry_bytes`` within ``_bounds``' entry limits."""
         self._tags = tuple(dict.fromkeys(safe_str(t) for t in tags))
         self._meta = dict(meta or {})
         self._defaults = bool(self._tags or self._meta)  # the fields step runs for every record
@@ -106,6 +102,14 @@ class EntryEncoder:
         self._limit = max_entry_bytes
         self._max_str = 2 * max_entry_bytes  # longer texts are cut before any regex sees them
         self._second: tuple[float, float, str] = (0.0, 0.0, "")
+
+    @classmethod
+    def for_config(cls, config: Config) -> EntryEncoder:
+        """A handler's encoder, from its validated configuration."""
+        entry = config.entry
+        assert entry is not None  # only the listener's copy has none
+        return cls(tags=entry.tags, meta=entry.meta, redact_keys=entry.redact_keys,
+                   before_send=entry.before_send, max_entry_bytes=config.max_entry_bytes)
 
     def encode(self, record: logging.LogRecord, formatter: logging.Formatter | None = None
                ) -> bytes | None:  # fmt: skip

@@ -20,12 +20,12 @@ from typing import Any
 
 import orjson
 
+from .._bounds import MIN_ENTRY_BYTES
+
 __all__ = ["MIN_ENTRY_BYTES", "fit", "halve"]
 
 Dumps = Callable[[Any], bytes]
 
-# Below this the required fields alone (host, logger, thread names...) might not fit.
-MIN_ENTRY_BYTES = 1024
 
 _REQUIRED = (
     "timestamp", "level", "message", "logger", "host", "pid", "process_name", "thread_name",
