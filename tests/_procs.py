@@ -13,6 +13,7 @@ from typing import Callable, Dict, List, Mapping, Optional
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LISTENER_MARK = "astralog_logging._listener"
+PROGRAMS = os.path.join(ROOT, "tests", "programs")
 
 
 def app_prelude(logger: str) -> str:
@@ -52,6 +53,22 @@ def run_script(code: str, env: Mapping[str, str], timeout: float = 60.0,
             [sys.executable, script, *(args or [])],
             env=dict(env), capture_output=True, text=True, timeout=timeout,
         )
+    return _succeeded(proc)
+
+
+def program(name: str, *args: str) -> List[str]:
+    """The command line running ``tests/programs/<name>.py`` with ``args``."""
+    return [sys.executable, os.path.join(PROGRAMS, f"{name}.py"), *args]
+
+
+def run_program(name: str, *args: str, env: Mapping[str, str],
+                timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+    """Run ``tests/programs/<name>.py`` in a fresh interpreter; fail on a non-zero exit."""
+    return _succeeded(subprocess.run(program(name, *args), env=dict(env), capture_output=True,
+                                     text=True, timeout=timeout))
+
+
+def _succeeded(proc: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
     if proc.returncode != 0:
         raise AssertionError(f"child exited {proc.returncode}\nstdout:\n{proc.stdout}\n"
                              f"stderr:\n{proc.stderr}")
