@@ -8,7 +8,6 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any, Dict, Iterator, List
@@ -19,22 +18,12 @@ from astralog_logging import AstralogHandler
 from astralog_logging.cli import main
 from astralog_logging.testing import LocalDrain
 
-from ._procs import ROOT, drain_env, free_port, run_script, wait_until
+from ._procs import drain_env, free_port, program, run_program, wait_until
 from ._web import wsgi_server
 
 # A backslash and quotes: its repr- and JSON-escaped forms differ from the raw text.
 TOKEN = 'tok\\"q\'-9f2c-never-printed'
 FORMS = [TOKEN, repr(TOKEN)[1:-1], json.dumps(TOKEN)[1:-1], TOKEN.replace("\\", "\\\\")]
-
-APP = """
-import logging, os, sys, time
-sys.path.insert(0, %r)
-import astralog_logging
-root = logging.getLogger()
-root.setLevel(logging.INFO)
-log = logging.getLogger("hostile")
-""" % ROOT
-
 
 def _assert_hidden(*texts: str) -> None:
     for text in texts:
@@ -73,16 +62,7 @@ def test_an_echoed_token_is_blanked_everywhere(echo: str, tmp_path: Path) -> Non
     (tmp_path / "hooks.py").write_text(
         "def bad(reason, count):\n"
         f"    open({str(tmp_path / 'calls.txt')!r}, 'a').write(f'{{count}} {{reason}}\\n')\n")
-    proc = run_script(APP + f"""
-sys.path.insert(0, {str(tmp_path)!r})  # the listener finds hooks here too
-handler = astralog_logging.AstralogHandler(flush_interval=0.1, max_retries=1,
-                                           retry_max_delay=0.1, on_error="hooks:bad")
-root.addHandler(handler)
-for i in range(5):
-    log.info("echoed %d", i)
-print(handler.flush(10))
-print(handler.stats()["last_error"])
-""", drain_env(echo, TOKEN))
+    proc = run_program("hostile_settings", "echoed", str(tmp_path), env=drain_env(echo, TOKEN))
     calls = (tmp_path / "calls.txt").read_text()
     _assert_hidden(proc.stdout, proc.stderr, calls)
     assert proc.stdout.splitlines()[0] == "False"
@@ -128,13 +108,7 @@ def test_the_token_stays_out_of_every_failure(fault: str) -> None:
             endpoint = f"http://127.0.0.1:{free_port()}/v1/drain"
         else:
             endpoint = endpoint.replace("http://", "https://")
-        proc = run_script(APP + """
-handler = astralog_logging.AstralogHandler(flush_interval=0.1, max_retries=0)
-root.addHandler(handler)
-log.info("one")
-print(handler.flush(10))
-print(handler.stats()["last_error"])
-""", drain_env(endpoint, TOKEN))
+        proc = run_program("hostile_settings", "one_failing", env=drain_env(endpoint, TOKEN))
     _assert_hidden(proc.stdout, proc.stderr)
     assert proc.stdout.splitlines()[0] == "False"
     if fault == "tls":
@@ -145,35 +119,15 @@ print(handler.stats()["last_error"])
 def test_a_different_token_never_joins_a_listener(drain: LocalDrain) -> None:
     """A process inheriting ASTRALOG_ATTACH joins only with the same token; with another it
     starts a listener of its own."""
-    child = APP + """
-handler = astralog_logging.AstralogHandler()
-print(handler._link.is_owner, handler._link.owner_pid)
-handler.close()
-"""
-    proc = run_script(APP + f"""
-import subprocess
-handler = astralog_logging.AstralogHandler()
-for token in (os.environ["ASTRALOG_TOKEN"], "another-token"):
-    env = dict(os.environ, ASTRALOG_TOKEN=token)
-    out = subprocess.run([sys.executable, "-c", {child!r}], env=env, capture_output=True,
-                         text=True, check=True).stdout
-    print(out.split()[0], out.split()[1] == str(os.getpid()))
-handler.close()
-""", drain_env(drain.endpoint, drain.token))
+    proc = run_program("hostile_settings", "join", env=drain_env(drain.endpoint, drain.token))
     assert proc.stdout.splitlines() == ["False True", "True False"], proc.stderr
 
 
 def test_a_callback_in_the_main_script_is_refused() -> None:
     """on_error defined in the main script, which the listener cannot import, is a
     ConfigError at construction, not a listener that fails in a loop."""
-    proc = run_script(APP + """
-def on_error(reason, count):
-    pass
-try:
-    astralog_logging.AstralogHandler(on_error=on_error)
-except astralog_logging.ConfigError as exc:
-    print(exc)
-""", drain_env("http://127.0.0.1:9/v1/drain", TOKEN))
+    proc = run_program("hostile_settings", "main_script_callback",
+                       env=drain_env("http://127.0.0.1:9/v1/drain", TOKEN))
     assert proc.stdout.startswith("on_error: on_error is defined in the main script")
     assert proc.stderr == ""
 
@@ -186,14 +140,8 @@ def test_a_callback_beside_the_script_runs_in_the_listener(
         "def bad(reason, count):\n"
         f"    open({str(tmp_path / 'calls.txt')!r}, 'a').write(f'bad {{count}}\\n')\n")
     drain.reject_token()
-    proc = run_script(APP + f"""
-sys.path.insert(0, {str(tmp_path)!r})
-import sidehooks
-handler = astralog_logging.AstralogHandler(flush_interval=0.1, on_error=sidehooks.bad)
-root.addHandler(handler)
-log.info("one")
-print(handler.flush(10))
-""", drain_env(drain.endpoint, drain.token))
+    proc = run_program("hostile_settings", "side_callback", str(tmp_path),
+                       env=drain_env(drain.endpoint, drain.token))
     assert proc.stdout.split() == ["False"]
     assert (tmp_path / "calls.txt").read_text() == "bad 1\n", proc.stderr
     assert "Traceback" not in proc.stderr
@@ -209,23 +157,8 @@ def test_a_session_factory_failing_only_in_the_listener_is_said_once(
         "    if os.getpid() != int(os.environ['APP_PID']):\n"
         "        raise RuntimeError('no proxy configured in this process')\n"
         "    return requests.Session()\n")
-    proc = run_script(APP + f"""
-sys.path.insert(0, {str(tmp_path)!r})
-os.environ["APP_PID"] = str(os.getpid())
-handler = astralog_logging.AstralogHandler(flush_interval=0.1,
-                                           session_factory="sessions:make")
-root.addHandler(handler)
-listener = handler._link.process.pid
-for i in range(20):
-    log.info("record %d", i)
-print(handler.flush(10))
-deadline = time.monotonic() + 3
-while time.monotonic() < deadline:  # the owner watches its listener meanwhile
-    handler._link.watch()
-    time.sleep(0.05)
-figures = handler.stats()
-print(figures["failed"], figures["listener_alive"], handler._link.process.pid == listener)
-""", drain_env(drain.endpoint, drain.token))
+    proc = run_program("hostile_settings", "listener_session", str(tmp_path),
+                       env=drain_env(drain.endpoint, drain.token))
     assert proc.stdout.split() == ["False", "20", "True", "True"], proc.stderr
     assert proc.stderr.count("nothing can be delivered until it is fixed") == 1, proc.stderr
     assert "no proxy configured" in proc.stderr
@@ -245,12 +178,7 @@ def test_a_listener_that_cannot_start_is_not_restarted_every_second(
         "os._exit(3)\n")
     env = drain_env(drain.endpoint, drain.token)
     env["PYTHONPATH"] = f"{tmp_path}{os.pathsep}{env['PYTHONPATH']}"
-    proc = run_script(APP + f"""
-handler = astralog_logging.AstralogHandler(flush_interval=0.1, shutdown_timeout=0.5)
-root.addHandler(handler)
-log.info("one")
-print(handler.flush(8), len(open({str(launches)!r}).read()))
-""", env)
+    proc = run_program("hostile_settings", "no_start", str(launches), env=env)
     clean, launched = proc.stdout.split()
     assert clean == "False" and 2 <= int(launched) <= 4, proc.stderr  # each second: 8 or 9
     assert proc.stderr.count("starting a new one") <= 2, proc.stderr  # 10 s per line
@@ -259,17 +187,8 @@ print(handler.flush(8), len(open({str(launches)!r}).read()))
 def test_console_never_blocks_on_a_stdout_nobody_reads() -> None:
     """console=True with a stdout pipe nobody reads: every log call returns at once, and
     the lines over the bound are counted as console_dropped."""
-    proc = subprocess.Popen([sys.executable, "-c", APP + """
-handler = astralog_logging.AstralogHandler(enabled=False, console=True)
-root.addHandler(handler)
-started = time.monotonic()
-for i in range(6000):
-    log.info("line %d %s", i, "x" * 1000)
-took = time.monotonic() - started
-sys.stderr.write(f"took {took:.2f} dropped {handler.stats()['console_dropped']}\\n")
-sys.stderr.flush()
-os._exit(0)  # stdout is still full: a normal exit would block flushing it
-"""], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(program("hostile_settings", "console"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None and proc.stdout is not None
     lines: List[str] = []
     stderr = proc.stderr
