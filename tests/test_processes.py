@@ -5,52 +5,19 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 
 from astralog_logging.testing import LocalDrain
 
-from ._procs import ROOT, drain_env, listeners_under, run_script, wait_until
-
-SETUP = """
-import logging, os, sys, time
-sys.path.insert(0, %r)
-import astralog_logging
-from tests._procs import listeners_under
-handler = astralog_logging.AstralogHandler(flush_interval=0.2)
-root = logging.getLogger()
-root.addHandler(handler)
-root.setLevel(logging.INFO)
-log = logging.getLogger("proc")
-""" % ROOT
+from ._procs import drain_env, listeners_under, program, run_program, wait_until
 
 
 @pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
 def test_pools_of_every_start_method(drain: LocalDrain, method: str) -> None:
     """Pool and ProcessPoolExecutor children log through the one listener, whatever starts them."""
-    out = run_script(SETUP + """
-import multiprocessing as mp
-from concurrent.futures import ProcessPoolExecutor
-
-def work(n):
-    for i in range(n):
-        log.info("child %%d", i, extra={"meta": {"src": "%(m)s"}})
-    return len(listeners_under(int(os.environ["ROOT_PID"])))
-
-if __name__ == "__main__":
-    os.environ["ROOT_PID"] = str(os.getpid())
-    ctx = mp.get_context("%(m)s")
-    init = dict(initializer=astralog_logging.init_worker, initargs=(handler,))
-    with ProcessPoolExecutor(2, mp_context=ctx, **init) as pool:
-        seen = list(pool.map(work, [500] * 4))
-    with ctx.Pool(2, **init) as pool:
-        seen += pool.map(work, [500] * 4)
-        pool.close()
-        pool.join()
-    print(sorted(set(seen)))
-""" % {"m": method}, drain_env(drain.endpoint, drain.token))
+    out = run_program("processes", "pools", method, env=drain_env(drain.endpoint, drain.token))
     assert out.stdout.split() == ["[1]"], out.stdout  # one listener, seen from every child
     records = drain.wait_for_records(4000)
     assert len(records) == 4000
@@ -59,19 +26,7 @@ if __name__ == "__main__":
 
 def test_child_that_returns_delivers_everything(drain: LocalDrain) -> None:
     """A multiprocessing child logs 2,000 records and returns at once: all 2,000 arrive."""
-    run_script(SETUP + """
-import multiprocessing as mp
-
-def burst():
-    for i in range(2000):
-        log.info("burst %d", i, extra={"meta": {"i": i}})
-
-if __name__ == "__main__":
-    p = mp.get_context("fork").Process(target=burst)
-    p.start()
-    p.join()
-    assert p.exitcode == 0
-""", drain_env(drain.endpoint, drain.token))
+    run_program("processes", "child_returns", env=drain_env(drain.endpoint, drain.token))
     records = drain.wait_for_records(2000)
     assert [r["meta"]["i"] for r in records] == list(range(2000))
 
@@ -79,39 +34,8 @@ if __name__ == "__main__":
 def test_killed_producers_do_not_hurt_survivors(drain: LocalDrain) -> None:
     """30 producers SIGKILLed mid-stream while 2 log steadily: every survivor record arrives
     and the survivors exit promptly."""
-    out = run_script(SETUP + """
-import signal
-def spin(tag, n):
-    for i in range(n):
-        log.info("%s %d", tag, i, extra={"meta": {"tag": tag, "i": i}})
-
-victims = []
-for v in range(30):
-    pid = os.fork()
-    if pid == 0:
-        while True:
-            spin("victim", 1000)
-    victims.append(pid)
-survivors = []
-for s in range(2):
-    pid = os.fork()
-    if pid == 0:
-        spin(f"s{s}", 3000)
-        logging.shutdown()
-        os._exit(0)
-    survivors.append(pid)
-deadline = time.monotonic() + 30  # kill them mid-stream: once the listener hears them
-while handler.stats()["received"] < 5000 and time.monotonic() < deadline:
-    time.sleep(0.01)
-for pid in victims:
-    os.kill(pid, signal.SIGKILL)
-for pid in victims:
-    os.waitpid(pid, 0)
-started = time.monotonic()
-for pid in survivors:
-    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
-print("survivors-exited-in", round(time.monotonic() - started, 1))
-""", drain_env(drain.endpoint, drain.token, ASTRALOG_MAX_QUEUE_SIZE="1000000"), timeout=120)
+    out = run_program("processes", "killed_producers", timeout=120, env=drain_env(
+        drain.endpoint, drain.token, ASTRALOG_MAX_QUEUE_SIZE="1000000"))
     assert "survivors-exited-in" in out.stdout
 
     def survivor_records() -> list[dict[str, object]]:
@@ -126,18 +50,9 @@ print("survivors-exited-in", round(time.monotonic() - started, 1))
 def test_listener_killed_is_restarted(drain: LocalDrain) -> None:
     """SIGKILL of the listener mid-stream: the owner starts a new one and says so; what was
     in the queue meanwhile arrives."""
-    proc = subprocess.Popen([sys.executable, "-c", SETUP + """
-for i in range(200):
-    log.info("before %d", i, extra={"meta": {"i": i}})
-assert handler.flush(10)
-print(listeners_under(os.getpid())[0], flush=True)
-sys.stdin.readline()
-for i in range(200, 400):
-    log.info("after %d", i, extra={"meta": {"i": i}})
-assert handler.flush(20), handler.stats()
-print(handler.stats()["listener_alive"], flush=True)
-"""], env=drain_env(drain.endpoint, drain.token), stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        program("processes", "restarted"), env=drain_env(drain.endpoint, drain.token),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None and proc.stdin is not None
     listener = int(proc.stdout.readline())
     os.kill(listener, signal.SIGKILL)
@@ -154,13 +69,9 @@ def test_owner_killed_listener_delivers_and_exits(drain: LocalDrain) -> None:
     """SIGKILL of the owner: the listener delivers everything it had and exits; nothing of
     ours is left running."""
     drain.delay(0.5)  # keep records in the listener when the owner dies
-    proc = subprocess.Popen([sys.executable, "-c", SETUP + """
-for i in range(3000):
-    log.info("r %d", i, extra={"meta": {"i": i}})
-handler.hand_over(time.monotonic() + 10)
-print("handed", flush=True)
-time.sleep(60)
-"""], env=drain_env(drain.endpoint, drain.token), stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        program("processes", "owner_killed"), env=drain_env(drain.endpoint, drain.token),
+        stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "handed"
     listeners = listeners_under(proc.pid)
@@ -187,18 +98,8 @@ def test_shutdown_with_dead_drain_is_bounded(drain: LocalDrain) -> None:
     many records were lost."""
     drain.fail_ratio(1.0, status=503)
     started = time.monotonic()
-    proc = run_script("""
-import logging, os, sys, time
-sys.path.insert(0, %r)
-import astralog_logging
-handler = astralog_logging.AstralogHandler(shutdown_timeout=2, flush_interval=0.1)
-logging.getLogger().addHandler(handler)
-for i in range(100):
-    logging.getLogger("x").warning("lost %%d", i)
-t = time.monotonic()
-handler.close()
-print(round(time.monotonic() - t, 2))
-""" % ROOT, drain_env(drain.endpoint, drain.token))
+    proc = run_program("processes_bare", "dead_drain",
+                       env=drain_env(drain.endpoint, drain.token))
     assert float(proc.stdout.split()[-1]) <= 2 + 1, proc.stdout
     assert "100 records could not be delivered" in proc.stderr
     assert time.monotonic() - started < 30
@@ -207,22 +108,7 @@ print(round(time.monotonic() - t, 2))
 def test_idle_owner_still_restarts_a_dead_listener(drain: LocalDrain) -> None:
     """An owner that never logs (a gunicorn master between requests) notices a dead
     listener within seconds and restarts it; the workers' records wait and arrive."""
-    run_script(SETUP + """
-import signal
-log.info("owner", extra={"meta": {"i": -1}})
-assert handler.flush(10)
-os.kill(handler._link.stats.listener_pid, signal.SIGKILL)
-pid = os.fork()
-if pid == 0:
-    for i in range(3000):
-        log.info("worker %d", i, extra={"meta": {"i": i}})
-    handler.hand_over(time.monotonic() + 10)
-    os._exit(0)
-os.waitpid(pid, 0)
-deadline = time.monotonic() + 20
-while handler.stats()["received"] < 3001 and time.monotonic() < deadline:
-    time.sleep(0.05)  # the owner stays idle: no emit, no flush
-""", drain_env(drain.endpoint, drain.token))
+    run_program("processes", "idle_owner", env=drain_env(drain.endpoint, drain.token))
     records = drain.wait_for_records(3001)
     assert sorted(r["meta"]["i"] for r in records) == list(range(-1, 3000))
 
@@ -230,25 +116,7 @@ while handler.stats()["received"] < 3001 and time.monotonic() < deadline:
 def test_no_listener_process_falls_back_to_threads(drain: LocalDrain) -> None:
     """Where no listener process can be started, one warning, then delivery from threads of
     the owner, forked children included."""
-    out = run_script("""
-import logging, os, sys, time
-sys.path.insert(0, %r)
-sys.executable = "/nonexistent/python"  # as in a sandbox that forbids starting processes
-import astralog_logging
-handler = astralog_logging.AstralogHandler(flush_interval=0.2)
-logging.getLogger().addHandler(handler)
-log = logging.getLogger("inline")
-for i in range(500):
-    log.warning("parent %%d", i, extra={"meta": {"i": i}})
-pid = os.fork()
-if pid == 0:
-    for i in range(500, 1000):
-        log.warning("child %%d", i, extra={"meta": {"i": i}})
-    handler.hand_over(time.monotonic() + 10)
-    os._exit(0)
-os.waitpid(pid, 0)
-print(handler.flush(20))
-""" % ROOT, drain_env(drain.endpoint, drain.token))
+    out = run_program("processes_bare", "threads", env=drain_env(drain.endpoint, drain.token))
     assert out.stdout.split() == ["True"]
     assert out.stderr.count("delivering from threads of this process") == 1
     assert sorted(r["meta"]["i"] for r in drain.records()) == list(range(1000))
