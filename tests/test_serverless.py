@@ -14,9 +14,7 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
-import textwrap
 import time
 from typing import IO, Any, Dict, Iterator, List, Optional
 
@@ -26,75 +24,9 @@ from astralog_logging.exceptions import ConfigError
 from astralog_logging.serverless import flush_after
 from astralog_logging.testing import LocalDrain
 
-from ._procs import ROOT, drain_env, free_port, listeners_under, wait_until
+from ._procs import ROOT, drain_env, free_port, listeners_under, program, wait_until
 
 PER_INVOCATION = 5
-
-# The application: one handler whose batches never close on their own (flush_interval=60),
-# so whatever is at the drain when an invocation returns was sent by flush_after. After
-# each invocation it says so on stdout and waits for the test to let it go on.
-APP = """
-import asyncio, logging, os, sys, time
-sys.path.insert(0, %(root)r)
-%(before)s
-from astralog_logging import AstralogHandler
-from astralog_logging.serverless import flush_after
-
-handler = AstralogHandler(flush_interval=60)
-logging.getLogger().addHandler(handler)
-logging.getLogger().setLevel(logging.INFO)
-log = logging.getLogger("fn")
-
-
-class Context:
-    \"\"\"What AWS Lambda passes: the time left before the invocation is killed.\"\"\"
-
-    def __init__(self, millis):
-        self.until = time.monotonic() + millis / 1000
-
-    def get_remaining_time_in_millis(self):
-        return int((self.until - time.monotonic()) * 1000)
-
-
-def work(i):
-    for k in range(%(per)d):
-        log.info("invocation %%d record %%d", i, k, extra={"meta": {"inv": i, "k": k}})
-
-
-@flush_after
-def sync_handler(event, context):
-    work(event["i"])
-    return {"i": event["i"]}
-
-
-@flush_after(flush_timeout=5)
-async def async_handler(event, context):
-    await asyncio.sleep(0)
-    work(event["i"])
-    return {"i": event["i"]}
-
-
-print(handler._link.stats.listener_pid, flush=True)
-for i in range(int(sys.argv[1])):
-    event = {"i": i}
-    if i %% 2:
-        out = asyncio.run(async_handler(event, Context(2500)))
-    else:
-        out = sync_handler(event, Context(2500))
-    assert out == event, out
-    print("returned", i, flush=True)
-    sys.stdin.readline()  # the test looks at the drain, maybe freezes us, then says go
-print("done", handler._link.stats.listener_pid, flush=True)
-os._exit(0)  # as a sandbox that is never thawed: no atexit, no logging.shutdown
-"""
-
-
-def _script(tmp: str, code: str) -> str:
-    path = os.path.join(tmp, "app.py")
-    with open(path, "w") as f:
-        f.write(textwrap.dedent(code))
-    return path
-
 
 def _state(pid: int) -> str:
     try:
@@ -123,14 +55,13 @@ class _App:
     """The application as a child process in a session of its own (its process group is
     what a freeze stops); never left behind stopped or running."""
 
-    def __init__(self, code: str, env: Dict[str, str], args: List[str]) -> None:
+    def __init__(self, command: List[str], env: Dict[str, str]) -> None:
         self.tmp = tempfile.mkdtemp(prefix="astralog-test-")
         self.err_path = os.path.join(self.tmp, "stderr")
         self._said: Optional[str] = None
         with open(self.err_path, "w") as err:  # the app (and its listener) keep their copy
             self.proc = subprocess.Popen(
-                [sys.executable, _script(self.tmp, code), *args],
-                env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
+                command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
                 text=True, start_new_session=True)
         self.listener = int(self.line())
 
@@ -197,8 +128,7 @@ def test_every_invocation_is_delivered_before_it_returns_across_freezes(
     """40 decorated invocations, sync and async with little time left, app and listener
     frozen 0.5 s after each: each one's records are stored as it returns, all exactly once,
     and the thawed listener is never taken for dead."""
-    app = _App(APP % {"root": ROOT, "before": "", "per": PER_INVOCATION},
-               drain_env(drain.endpoint, drain.token), ["40"])
+    app = _App(program("serverless_app", "40"), drain_env(drain.endpoint, drain.token))
     try:
         _drive(app, drain, 40, freeze=0.5)
     finally:
@@ -214,9 +144,8 @@ def test_flush_after_is_served_by_listener_threads(drain: LocalDrain) -> None:
     the same way, freezes included."""
     # No switch exists to force the fallback: as in a sandbox that forbids new processes,
     # starting the listener's interpreter fails with an OSError.
-    before = 'sys.executable = "/nonexistent/python"'
-    app = _App(APP % {"root": ROOT, "before": before, "per": PER_INVOCATION},
-               drain_env(drain.endpoint, drain.token), ["6"])
+    app = _App(program("serverless_app", "6", "no-processes"),
+               drain_env(drain.endpoint, drain.token))
     try:
         assert app.listener == app.proc.pid
         _drive(app, drain, 6, freeze=0.2)
@@ -226,78 +155,20 @@ def test_flush_after_is_served_by_listener_threads(drain: LocalDrain) -> None:
     assert app.stderr().count("delivering from threads of this process") == 1, app.stderr()
 
 
-RO_SHM = """
-import logging, multiprocessing, os, sys
-sys.path.insert(0, %(root)r)
-from astralog_logging import AstralogHandler
-from astralog_logging.serverless import flush_after
-
-print(os.access("/dev/shm", os.W_OK), os.listdir("/dev/shm"), flush=True)
-handler = AstralogHandler(flush_interval=60)
-logging.getLogger().addHandler(handler)
-logging.getLogger().setLevel(logging.INFO)
-log = logging.getLogger("fn")
-
-
-def burst(who):
-    for k in range(50):
-        log.info("%%s %%d", who, k, extra={"meta": {"who": who, "k": k}})
-
-
-@flush_after
-def handler_fn(event, context):
-    burst("parent")
-    pid = os.fork()
-    if pid == 0:
-        burst("forked")
-        logging.shutdown()  # what a child leaving by sys.exit would do
-        os._exit(0)
-    os.waitpid(pid, 0)
-    child = multiprocessing.get_context("fork").Process(target=burst, args=("process",))
-    child.start()
-    child.join()
-    return "ok"
-
-
-print(handler_fn({}, None), flush=True)
-os._exit(0)  # no atexit: only flush_after delivered
-"""
-
-
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"),
                     reason="needs root and unshare(1) for a mount namespace")
 def test_read_only_dev_shm_parent_and_forked_children_deliver(drain: LocalDrain) -> None:
     """With /dev/shm a read-only empty tmpfs (no POSIX semaphores, as on AWS Lambda), the
     parent's and forked children's records are all stored when the invocation returns."""
-    with tempfile.TemporaryDirectory() as tmp:
-        script = _script(tmp, RO_SHM % {"root": ROOT})
-        shell = ("mount -t tmpfs -o ro tmpfs /dev/shm && exec \"$0\" \"$1\"")
-        proc = subprocess.run(["unshare", "-m", "sh", "-c", shell, sys.executable, script],
-                              env=drain_env(drain.endpoint, drain.token), capture_output=True,
-                              text=True, timeout=60)
+    shell = ("mount -t tmpfs -o ro tmpfs /dev/shm && exec \"$0\" \"$1\"")
+    proc = subprocess.run(["unshare", "-m", "sh", "-c", shell, *program("serverless_ro_shm")],
+                          env=drain_env(drain.endpoint, drain.token), capture_output=True,
+                          text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["False", "[]", "ok"], proc.stderr
     assert "using a plain pipe" in proc.stderr
     got = sorted((r["meta"]["who"], r["meta"]["k"]) for r in drain.records())
     assert got == sorted((who, k) for who in ("forked", "parent", "process") for k in range(50))
-
-
-STREAM = """
-import logging, os, select, sys, time
-sys.path.insert(0, %(root)r)
-from astralog_logging import AstralogHandler
-
-handler = AstralogHandler(flush_interval=0.2)
-logging.getLogger().addHandler(handler)
-logging.getLogger().setLevel(logging.INFO)
-log = logging.getLogger("stream")
-print(handler._link.stats.listener_pid, flush=True)
-i = 0
-while not select.select([sys.stdin], [], [], 0.002)[0]:  # until the test says stop
-    log.info("stream %%d", i, extra={"meta": {"i": i}})
-    i += 1
-print(i, handler.flush(30), handler._link.stats.listener_pid, flush=True)
-"""
 
 
 @pytest.mark.slow
@@ -306,7 +177,7 @@ def test_a_20_second_freeze_mid_stream_loses_nothing_and_restarts_nothing(
     """App and listener frozen together for 20 s mid-stream while the drain drops their
     keep-alive connection: every record is stored once, the batch whose request got no
     answer is resent with its id, and the same listener carries on, never reported dead."""
-    app = _App(STREAM % {"root": ROOT}, drain_env(drain.endpoint, drain.token), [])
+    app = _App(program("serverless_stream"), drain_env(drain.endpoint, drain.token))
     try:
         drain.wait_for_records(200)
         with _frozen(app.proc.pid, app.listener):
@@ -332,76 +203,13 @@ def test_a_20_second_freeze_mid_stream_loses_nothing_and_restarts_nothing(
     assert "died" not in app.stderr() and "starting a new one" not in app.stderr()
 
 
-DOWN = """
-import json, logging, os, sys, time
-sys.path.insert(0, %(root)r)
-from astralog_logging import AstralogHandler
-from astralog_logging.serverless import flush_after
-
-# Retries every <= 50 ms, so a batch is given up 2 s after its first attempt, not sooner.
-handler = AstralogHandler(flush_interval=60, retry_deadline=2, retry_max_delay=0.05,
-                          max_retries=1000)
-logging.getLogger().addHandler(handler)
-log = logging.getLogger("down")
-
-
-class Context:
-    def get_remaining_time_in_millis(self):
-        return 1000
-
-
-class Boom(Exception):
-    pass
-
-
-raised = Boom("the function's own error")
-result = object()
-
-
-@flush_after
-def failing(event, context):
-    for k in range(7):
-        log.error("failing %%d", k)
-    raise raised
-
-
-@flush_after(flush_timeout=6)
-def returning(event, context):
-    for k in range(7):
-        log.error("returning %%d", k)
-    return result
-
-
-started = time.monotonic()
-try:
-    failing({}, Context())
-except Boom as exc:
-    same_error = exc is raised
-first = time.monotonic() - started
-at_first = handler.stats()
-started = time.monotonic()
-same_result = returning({}, None) is result
-second = time.monotonic() - started
-at_second = handler.stats()
-print(json.dumps({
-    "same_error": same_error, "first": first, "failed_first": at_first["failed"],
-    "waiting_first": at_first["enqueued"] - at_first["received"] + at_first["at_risk"],
-    "same_result": same_result, "second": second,
-    "failed_second": at_second["failed"], "held_second": at_second["at_risk"],
-}), flush=True)
-os._exit(0)
-"""
-
-
 def test_drain_down_returns_within_bound_with_outcome_unchanged() -> None:
     """With the drain down, a decorated function returns within its bound (the context's
     time left minus the margin, or flush_timeout), raises or returns exactly what it did,
     and what could not be delivered is said on stderr and counted in stats()."""
     endpoint = f"http://127.0.0.1:{free_port()}/v1/drain"  # nothing listens there
-    with tempfile.TemporaryDirectory() as tmp:
-        proc = subprocess.run([sys.executable, _script(tmp, DOWN % {"root": ROOT})],
-                              env=drain_env(endpoint, "test-token"), capture_output=True,
-                              text=True, timeout=60)
+    proc = subprocess.run(program("serverless_down"), env=drain_env(endpoint, "test-token"),
+                          capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     out: Dict[str, Any] = json.loads(proc.stdout)
     # 1 s left minus the 0.25 s margin; the listener keeps retrying for 2 s meanwhile.
@@ -449,32 +257,13 @@ def test_the_aws_lambda_example_delivers_each_invocation_before_it_returns(
         drain: LocalDrain) -> None:
     """examples/aws_lambda.py, run as its docstring says: both invocations' records are
     stored by the time the script ends (it then leaves without logging.shutdown)."""
-    code = ("import os, runpy, sys\n"
-            "runpy.run_path(sys.argv[1], run_name='__main__')\n"
-            "os._exit(0)\n")
-    with tempfile.TemporaryDirectory() as tmp:
-        proc = subprocess.run(
-            [sys.executable, _script(tmp, code), os.path.join(ROOT, "examples", "aws_lambda.py")],
-            env=drain_env(drain.endpoint, drain.token), capture_output=True, text=True,
-            timeout=60)
+    proc = subprocess.run(
+        program("run_then_exit", os.path.join(ROOT, "examples", "aws_lambda.py")),
+        env=drain_env(drain.endpoint, drain.token), capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["200", "400"]
     assert [(r["level"], r["message"]) for r in drain.records()] == [
         ("info", "order received"), ("info", "order received"), ("warn", "order without an id")]
-
-
-CONTAINER = """
-import logging, sys, time
-sys.path.insert(0, %(root)r)
-from astralog_logging import AstralogHandler
-
-logging.getLogger().addHandler(AstralogHandler(flush_interval=60, shutdown_timeout=8))
-logging.getLogger().setLevel(logging.INFO)
-for i in range(300):
-    logging.getLogger("run").info("record %%d", i, extra={"meta": {"i": i}})
-print("ready", flush=True)
-time.sleep(60)
-"""
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"),
@@ -484,22 +273,20 @@ def test_sigterm_in_a_container_delivers_before_the_init_process_exits(
     """In a container whose init (a shell, tini) forwards SIGTERM and exits with the app, as
     on Cloud Run: the app's default-disposition SIGTERM path waits until its records are
     delivered, so the listener is not killed with them when the namespace ends."""
-    with tempfile.TemporaryDirectory() as tmp:
-        script = _script(tmp, CONTAINER % {"root": ROOT})
-        init = ("trap 'kill -TERM $child; wait $child' TERM; "
-                "\"$0\" \"$1\" & child=$!; wait $child")
-        proc = subprocess.Popen(
-            ["unshare", "-pf", "--mount-proc", "sh", "-c", init, sys.executable, script],
-            env=drain_env(drain.endpoint, drain.token), stdout=subprocess.PIPE, text=True)
-        try:
-            assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
-            with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
-                shell = int(f.read().split()[0])
-            os.kill(shell, signal.SIGTERM)
-            proc.wait(20)
-        finally:
-            proc.kill()
-            proc.wait()
-            if proc.stdout is not None:
-                proc.stdout.close()
+    init = ("trap 'kill -TERM $child; wait $child' TERM; "
+            "\"$0\" \"$1\" & child=$!; wait $child")
+    proc = subprocess.Popen(
+        ["unshare", "-pf", "--mount-proc", "sh", "-c", init, *program("serverless_container")],
+        env=drain_env(drain.endpoint, drain.token), stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+        with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
+            shell = int(f.read().split()[0])
+        os.kill(shell, signal.SIGTERM)
+        proc.wait(20)
+    finally:
+        proc.kill()
+        proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
     assert sorted(r["meta"]["i"] for r in drain.records()) == list(range(300))
