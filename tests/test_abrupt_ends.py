@@ -6,47 +6,25 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from typing import Dict, Tuple
 
 from astralog_logging.testing import LocalDrain
 
-from ._procs import alive, app_prelude, drain_env, run_script, wait_until
-
-APP = app_prelude("abrupt")
+from ._procs import alive, drain_env, program, run_program, wait_until
 
 
 def test_bare_fork_children_ending_in_os_exit_lose_nothing(drain: LocalDrain) -> None:
     """5 children of a bare os.fork log 100 records each and end in os._exit at once: all
     500 arrive and the parent's flush says True."""
-    out = run_script(APP + """
-children = []
-for c in range(5):
-    pid = os.fork()
-    if pid == 0:
-        for i in range(100):
-            log.info("child %d", i, extra={"meta": {"c": c, "i": i}})
-        os._exit(0)
-    children.append(pid)
-for pid in children:
-    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
-print(handler.flush(30), flush=True)
-""", drain_env(drain.endpoint, drain.token))
+    out = run_program("abrupt_ends", "bare_fork", env=drain_env(drain.endpoint, drain.token))
     assert out.stdout.split() == ["True"], out.stderr
     records = drain.wait_for_records(500)
     got = sorted((r["meta"]["c"], r["meta"]["i"]) for r in records)
     assert got == [(c, i) for c in range(5) for i in range(100)]
 
 
-TREE = APP + """
-print(handler._link.workdir, handler._link.stats.path, handler._link.stats.listener_pid,
-      flush=True)
-sys.stdin.read()  # lives until the test closes its stdin
-"""
-
-
 def _start_tree(env: Dict[str, str]) -> Tuple[subprocess.Popen[str], str, str, int]:
-    proc = subprocess.Popen([sys.executable, "-c", TREE], env=env, stdin=subprocess.PIPE,
+    proc = subprocess.Popen(program("abrupt_ends", "tree"), env=env, stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     workdir, stats, listener = proc.stdout.readline().split()
@@ -66,7 +44,7 @@ def test_a_later_start_removes_what_a_tree_killed_whole_left(drain: LocalDrain) 
         dead.communicate(timeout=30)
         wait_until(lambda: not alive(dead_listener), 30, "the killed listener to be gone")
         assert os.path.isdir(dead_dir) and os.path.isfile(dead_stats)  # left behind
-        run_script(APP + "log.info('a later start')\n", env)
+        run_program("abrupt_ends", "later_start", env=env)
         assert not os.path.exists(dead_dir) and not os.path.exists(dead_stats)
         assert os.path.isdir(live_dir) and os.path.isfile(live_stats)
     finally:
@@ -79,20 +57,7 @@ def test_what_a_full_pipe_kept_from_an_os_exit_child_is_counted(drain: LocalDrai
     """With the listener stopped and the pipe full, a bare fork child logs 6,000 records and
     ends in os._exit: what never reached the pipe is counted as lost, exactly, and flush
     says False."""
-    out = run_script(APP + """
-import signal
-listener = handler._link.stats.listener_pid
-os.kill(listener, signal.SIGSTOP)
-pid = os.fork()
-if pid == 0:
-    for i in range(6000):
-        log.info("child %d", i, extra={"meta": {"i": i, "pad": "x" * 200}})
-    os._exit(0)
-assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
-os.kill(listener, signal.SIGCONT)
-clean = handler.flush(30)
-print(clean, handler.stats()["lost"], flush=True)
-""", drain_env(drain.endpoint, drain.token))
+    out = run_program("abrupt_ends", "full_pipe", env=drain_env(drain.endpoint, drain.token))
     clean, lost = out.stdout.split()
     assert clean == "False", out.stderr
     arrived = len(drain.records())
