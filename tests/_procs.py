@@ -16,20 +16,6 @@ LISTENER_MARK = "astralog_logging._listener"
 PROGRAMS = os.path.join(ROOT, "tests", "programs")
 
 
-def app_prelude(logger: str) -> str:
-    """The head of a child program: one handler on the root logger, ``log`` named ``logger``."""
-    return f"""
-import logging, os, sys, time
-sys.path.insert(0, {ROOT!r})
-import astralog_logging
-handler = astralog_logging.AstralogHandler(flush_interval=0.2, shutdown_timeout=5)
-root = logging.getLogger()
-root.addHandler(handler)
-root.setLevel(logging.INFO)
-log = logging.getLogger({logger!r})
-"""
-
-
 def drain_env(endpoint: str, token: str, **extra: str) -> Dict[str, str]:
     """The environment a configured application would have."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASTRALOG_")}

@@ -8,7 +8,6 @@ import random
 import signal
 import socket
 import subprocess
-import sys
 from pathlib import Path
 from typing import List
 
@@ -21,9 +20,7 @@ from astralog_logging._listener._spool import Spool
 from astralog_logging.handler import DEFAULTS
 from astralog_logging.testing import LocalDrain
 
-from ._procs import alive, app_prelude, drain_env, run_script, wait_until
-
-APP = app_prelude("hostile")
+from ._procs import alive, drain_env, program, run_program, wait_until
 
 
 def garbage_datagrams(count: int, seed: int) -> List[bytes]:
@@ -71,27 +68,9 @@ def test_no_garbage_datagram_parses_and_none_stalls_the_reader() -> None:
 def test_garbage_on_the_attach_socket_costs_nothing(drain: LocalDrain) -> None:
     """The 4-byte datagram and 2,000 other bad ones, sent between records: every record
     arrives, the bad ones are counted as malformed, the listener obeys its owner's death."""
-    proc = subprocess.Popen([sys.executable, "-c", APP + """
-import json, signal, socket
-from tests.test_hostile_ipc import garbage_datagrams
-print(handler._link.stats.listener_pid, flush=True)
-(path, _, _), = json.loads(os.environ["ASTRALOG_ATTACH"]).values()
-sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-sock.connect(path)
-sock.settimeout(10)
-bad = garbage_datagrams(2000, seed=5)
-for i in range(100):
-    log.info("between %d", i, extra={"meta": {"i": i}})
-    for data in bad[i * 20 : (i + 1) * 20]:
-        sock.send(data)
-clean = handler.flush(20)
-deadline = time.monotonic() + 20  # the socket and the pipe are read in no fixed order
-while handler.stats()["malformed"] < len(bad) and time.monotonic() < deadline:
-    time.sleep(0.05)
-print(clean, handler.stats()["malformed"], flush=True)
-os.kill(os.getpid(), signal.SIGKILL)  # the owner is gone; its listener must notice
-"""], env=drain_env(drain.endpoint, drain.token), stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        program("hostile_ipc", "garbage"), env=drain_env(drain.endpoint, drain.token),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     listener = int(proc.stdout.readline())
     try:
@@ -110,29 +89,8 @@ def test_logging_from_a_signal_handler_never_deadlocks(drain: LocalDrain) -> Non
     """A SIGUSR1 handler logs while the main thread logs in a loop, signals arriving every
     fraction of a millisecond: the run ends in bounded time and every record of both
     arrives exactly once."""
-    out = run_script(APP + """
-import signal, subprocess
-handled, done = [], []
-def on_usr1(signum, frame):
-    if not done:
-        handled.append(1)
-        log.warning("from the handler", extra={"meta": {"src": "handler", "i": len(handled)}})
-signal.signal(signal.SIGUSR1, on_usr1)
-sender = subprocess.Popen([sys.executable, "-c", "import os, signal, sys, time\\n"
-                           "for _ in range(50000):\\n"
-                           "    os.kill(int(sys.argv[1]), signal.SIGUSR1)\\n"
-                           "    time.sleep(0.0002)", str(os.getpid())])
-main, deadline = 0, time.monotonic() + 20
-while main < 9000 and (main < 3000 or len(handled) < 300):  # 9000 < max_queue_size
-    log.info("main %d", main, extra={"meta": {"src": "main", "i": main}})
-    main += 1
-    if main >= 3000 and time.monotonic() < deadline:
-        time.sleep(0.001)  # a loaded machine starves the sender: give it the core
-sender.kill()
-sender.wait()
-done.append(1)
-print(main, len(handled), handler.flush(30), flush=True)
-""", drain_env(drain.endpoint, drain.token), timeout=60)
+    out = run_program("hostile_ipc", "usr1", env=drain_env(drain.endpoint, drain.token),
+                      timeout=60)
     main, handled, clean = out.stdout.split()
     assert clean == "True", out.stderr
     assert int(handled) >= 100, out.stdout  # the race was really run
@@ -235,11 +193,7 @@ def test_an_attach_address_another_user_controls_is_not_joined(
         env = drain_env(drain.endpoint, drain.token, ASTRALOG_PROJECT_ID="tests",
                         ASTRALOG_SERVICE="pytest")
         env[_address.ENV] = '{"%s": ["%s", "%s", 1]}' % (key, *address[:2])
-        out = run_script(APP + """
-for i in range(50):
-    log.info("mine %d", i, extra={"meta": {"i": i}})
-print(handler.flush(20), flush=True)
-""", env)
+        out = run_program("hostile_ipc", "mine", env=env)
         assert out.stdout.split() == ["True"], out.stderr
         assert "not joining the listener advertised in ASTRALOG_ATTACH" in out.stderr
         assert sorted(r["meta"]["i"] for r in drain.records()) == list(range(50))
