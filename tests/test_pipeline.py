@@ -10,17 +10,7 @@ import pytest
 
 from astralog_logging.testing import LocalDrain
 
-from ._procs import ROOT, drain_env, run_script
-
-DICTCONFIG = """
-import logging, logging.config, sys
-logging.config.dictConfig({
-    "version": 1,
-    "handlers": {"astralog": {"()": "astralog_logging.AstralogHandler", "flush_interval": 0.2}},
-    "root": {"level": "INFO", "handlers": ["astralog"]},
-})
-log = logging.getLogger("app")
-"""
+from ._procs import drain_env, run_program
 
 
 def _indices(records: List[dict[str, Any]]) -> List[int]:
@@ -29,10 +19,7 @@ def _indices(records: List[dict[str, Any]]) -> List[int]:
 
 def test_env_only_script_without_close_delivers_all_in_order(drain: LocalDrain) -> None:
     """dictConfig from env vars only; exit without close(); all 5,000 arrive once, in order."""
-    run_script(DICTCONFIG + """
-for i in range(5000):
-    log.info("record %d", i, extra={"meta": {"i": i}})
-""", drain_env(drain.endpoint, drain.token))
+    run_program("pipeline", "env_only", env=drain_env(drain.endpoint, drain.token))
     records = drain.wait_for_records(5000)
     assert len(records) == 5000
     assert _indices(records) == list(range(5000))
@@ -43,25 +30,7 @@ for i in range(5000):
 
 def test_forked_processes_share_one_listener(drain: LocalDrain) -> None:
     """4 forked processes x 5,000: all 20,000 once, one listener, batches mix processes."""
-    out = run_script(DICTCONFIG + """
-import os, sys
-sys.path.insert(0, %r)
-from tests._procs import listeners_under
-log.info("parent before fork", extra={"meta": {"i": -1}})
-root = os.getpid()
-kids = []
-for w in range(4):
-    pid = os.fork()
-    if pid == 0:
-        for i in range(5000):
-            log.info("w%%d %%d", w, i, extra={"meta": {"i": i, "w": w}})
-        print("listeners", len(listeners_under(root)), flush=True)
-        logging.shutdown()
-        os._exit(0)
-    kids.append(pid)
-for pid in kids:
-    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
-""" % ROOT, drain_env(drain.endpoint, drain.token))
+    out = run_program("pipeline", "forked", env=drain_env(drain.endpoint, drain.token))
     assert out.stdout.split() == ["listeners", "1"] * 4
     records = drain.wait_for_records(20001)
     assert len(records) == 20001
@@ -83,10 +52,7 @@ def test_outages_are_retried_until_delivered(drain: LocalDrain, fault: str) -> N
         drain.fail_next(429, retry_after=2)
     else:
         drain.refuse_for(2.0)
-    run_script(DICTCONFIG + """
-for i in range(500):
-    log.warning("record %d", i, extra={"meta": {"i": i}})
-""", drain_env(drain.endpoint, drain.token))
+    run_program("pipeline", "outages", env=drain_env(drain.endpoint, drain.token))
     records = drain.wait_for_records(500)
     assert sorted(_indices(records)) == list(range(500))
     assert len(records) == 500
@@ -102,32 +68,12 @@ for i in range(500):
                     "(gh-111615, gh-118868); see README")
 def test_class_key_works(drain: LocalDrain) -> None:
     """dictConfig's "class" form works too (3.12+ takes the QueueHandler special path)."""
-    code = DICTCONFIG.replace('"()": "astralog_logging.AstralogHandler"',
-                              '"class": "astralog_logging.AstralogHandler"')
-    if sys.version_info >= (3, 12):
-        code = code.replace('"flush_interval": 0.2', '"flush_interval": 0.2, "handlers": []')
-    run_script(code + """
-log.info("via class", extra={"meta": {"i": 0}})
-""", drain_env(drain.endpoint, drain.token))
+    run_program("pipeline", "class_key", env=drain_env(drain.endpoint, drain.token))
     assert _indices(drain.wait_for_records(1)) == [0]
 
 
 def test_close_stops_listener_after_delivery(drain: LocalDrain) -> None:
     """close() in the owner delivers everything, then the listener exits by itself soon."""
-    out = run_script(DICTCONFIG + """
-import os, sys, time
-sys.path.insert(0, %r)
-from tests._procs import listeners_under
-for i in range(1000):
-    log.info("r %%d", i, extra={"meta": {"i": i}})
-handler = logging.getLogger().handlers[0]
-before = len(listeners_under(os.getpid()))
-handler.close()
-sent = handler.stats()["sent"]
-deadline = time.monotonic() + 10
-while listeners_under(os.getpid()) and time.monotonic() < deadline:
-    time.sleep(0.01)  # polling a condition with a deadline
-print(before, len(listeners_under(os.getpid())), sent)
-""" % ROOT, drain_env(drain.endpoint, drain.token))
+    out = run_program("pipeline", "close", env=drain_env(drain.endpoint, drain.token))
     assert out.stdout.split() == ["1", "0", "1000"]
     assert len(drain.records()) == 1000
