@@ -7,14 +7,13 @@ import gc
 import io
 import logging
 import os
-import textwrap
 from typing import Iterator
 
 import pytest
 
 from astralog_logging.django import RequestMiddleware
 
-from ._procs import ROOT, drain_env, run_script
+from ._procs import ROOT, drain_env, run_program
 from ._web import REQUEST_FIELDS, REQUEST_LOGGER, Site, by_logger, new_id, request_entry, site
 
 pytest.importorskip("django")
@@ -160,16 +159,7 @@ def test_example_project_ships_its_requests(shop: Site) -> None:
     rid = new_id()
     project = os.path.join(ROOT, "examples", "django_project")
     env = drain_env(shop.drain.endpoint, shop.drain.token, ASTRALOG_SERVICE="django-example")
-    run_script(textwrap.dedent(f"""
-        import os, sys
-        sys.path[:0] = [{project!r}, {os.path.dirname(project)!r}]
-        os.environ["DJANGO_SETTINGS_MODULE"] = "mysite.settings"
-        import django
-        django.setup()
-        from django.test import Client
-        response = Client().get("/hello/ada/", HTTP_X_REQUEST_ID={rid!r})
-        assert response.status_code == 200, response.status_code
-    """), env, timeout=60)
+    run_program("django_example", project, rid, env=env, timeout=60)
     records = shop.wait(rid, 2)
     entry = request_entry(records)
     assert entry["meta"]["route"] == "/hello/<str:name>/"

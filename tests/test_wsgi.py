@@ -15,7 +15,7 @@ from astralog_logging import ConfigError
 from astralog_logging._request import Options, client_ip, import_framework, level_for, request_id
 from astralog_logging.wsgi import REQUEST_ID_KEY, AstralogMiddleware
 
-from ._procs import ROOT, drain_env, run_script
+from ._procs import ROOT, drain_env, run_program
 from ._web import (
     REQUEST_FIELDS,
     REQUEST_LOGGER,
@@ -260,13 +260,7 @@ def test_flask_example_ships_its_requests(shop: Site) -> None:
     pytest.importorskip("flask")
     rid = new_id()
     env = drain_env(shop.drain.endpoint, shop.drain.token, ASTRALOG_SERVICE="flask-example")
-    run_script(f"""
-        import sys
-        sys.path.insert(0, {os.path.join(ROOT, "examples")!r})
-        from flask_app import app
-        response = app.test_client().get("/orders/42", headers={{"X-Request-ID": {rid!r}}})
-        assert response.get_json() == {{"id": 42, "total": 99.5}}, response.status_code
-    """, env, timeout=60)
+    run_program("flask_example", os.path.join(ROOT, "examples"), rid, env=env, timeout=60)
     records = shop.wait(rid, 2)
     entry = request_entry(records)
     assert entry["meta"]["route"] == "/orders/<int:order_id>"
