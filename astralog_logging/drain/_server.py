@@ -25,11 +25,12 @@ import weakref
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple
 
+from ._decode import decode_body
 from ._http import PATH, Reply, TrackingHTTPServer
 from ._live import Counters
 from ._page import Page
 from ._store import Store
-from ._validate import Headers, Invalid, check_request, decode_body
+from ._validate import Headers, Invalid, check_request
 
 __all__ = ["PATH", "DrainServer", "FaultPlan", "Reply", "RequestInfo"]  # Reply: for fault plans
 
