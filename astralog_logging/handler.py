@@ -248,6 +248,8 @@ class AstralogHandler(logging.handlers.QueueHandler):
         figures["last_error"] = link.stats.text()
         figures["queue_depth"] = link.channel.queue_depth
         figures["listener_alive"] = link.listener_alive()
+        pid = link.stats.listener_pid  # 0 until the first listener starts
+        figures["listener_pid"] = pid if pid > 0 else None
         return figures
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import logging
 import os
 import signal
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from astralog_logging import AstralogHandler
 from astralog_logging.testing import LocalDrain
 
 from ._procs import drain_env, program, run_program, wait_until
@@ -157,3 +159,29 @@ def test_a_stderr_nobody_reads_never_blocks_emit(drain: LocalDrain) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(listener, signal.SIGKILL)
     assert out.split() == ["True"], err
+
+
+def test_stats_name_the_listener_and_its_successor(drain: LocalDrain) -> None:
+    """``stats()["listener_pid"]`` is the real listener process; after a SIGKILL it names
+    the restarted one, which delivers."""
+    handler = AstralogHandler(endpoint=drain.endpoint, token=drain.token, project_id="p",
+                              service="s", flush_interval=0.05)
+    log = logging.getLogger("test.listener_pid")
+    log.propagate = False
+    log.addHandler(handler)
+    try:
+        log.warning("first")
+        assert handler.flush(20)
+        first = handler.stats()["listener_pid"]
+        with open(f"/proc/{first}/cmdline", "rb") as cmdline:
+            assert b"astralog_logging._listener" in cmdline.read()
+        assert os.getppid() != first != os.getpid()
+        os.kill(first, signal.SIGKILL)
+        wait_until(lambda: handler.stats()["listener_pid"] not in (first, None), 20,
+                   "a restarted listener")
+        log.warning("second")
+        assert handler.flush(20)
+        assert sorted(r["message"] for r in drain.records()) == ["first", "second"]
+    finally:
+        log.removeHandler(handler)
+        handler.close()

@@ -216,15 +216,14 @@ def test_loss_lines_agree_in_number(drain: LocalDrain,
     handler = AstralogHandler(endpoint=drain.endpoint, token=drain.token, project_id="p",
                               service="s", flush_interval=0.05, max_batch_size=1)
     log = handler_logger(handler)
-    stats = handler._link.stats  # type: ignore[union-attr]
     try:
         log.info("on the wire")
-        wait_until(lambda: stats.get("in_flight") == 1, 20, "a batch on the wire")
+        wait_until(lambda: handler.stats()["in_flight"] == 1, 20, "a batch on the wire")
         log.info("held")
-        wait_until(lambda: stats.get("at_risk") == 2, 20, "the listener to hold two")
-        os.kill(stats.listener_pid, signal.SIGKILL)
-        wait_until(lambda: stats.totals()["lost"] == 1, 20, "the loss to be counted")
-        handler._reporter.wait_written(5)
+        wait_until(lambda: handler.stats()["at_risk"] == 2, 20, "the listener to hold two")
+        os.kill(handler.stats()["listener_pid"], signal.SIGKILL)
+        wait_until(lambda: handler.stats()["lost"] == 1, 20, "the loss to be counted")
+        handler._reporter.wait_written(5)  # the report's own thread; nothing public waits
     finally:
         drain.delay(0)
         log.removeHandler(handler)

@@ -34,11 +34,11 @@ def bare_fork() -> None:
 
 
 def tree() -> None:
-    """Prints its attach directory, counters file and listener pid (none has a public
-    form), then lives until the test closes its stdin."""
+    """Prints its attach directory and counters file (neither has a public form) and its
+    listener's pid, then lives until the test closes its stdin."""
     link = handler._link
     assert isinstance(link, OwnerLink)
-    print(link.workdir, link.stats.path, link.stats.listener_pid, flush=True)
+    print(link.workdir, link.stats.path, handler.stats()["listener_pid"], flush=True)
     sys.stdin.read()
 
 
@@ -50,9 +50,7 @@ def later_start() -> None:
 def full_pipe() -> None:
     """With the listener stopped, a bare fork child logs 6000 records into the full pipe
     and ends in os._exit; prints the flush result and the records counted lost."""
-    link = handler._link
-    assert link is not None
-    listener = link.stats.listener_pid  # no public form
+    listener = handler.stats()["listener_pid"]
     os.kill(listener, signal.SIGSTOP)
     pid = os.fork()
     if pid == 0:

@@ -13,8 +13,7 @@ import astralog_logging
 handler = astralog_logging.AstralogHandler(max_queue_size=50)
 log = logging.getLogger("full")
 log.addHandler(handler)
-assert handler._link is not None
-listener = handler._link.stats.listener_pid
+listener = handler.stats()["listener_pid"]
 print(listener, flush=True)
 os.kill(listener, signal.SIGSTOP)  # the pipe fills, then the queue, then records drop
 for i in range(100_000):

@@ -23,11 +23,10 @@ from tests.test_hostile_ipc import garbage_datagrams
 
 def garbage() -> None:
     """Sends 2000 bad datagrams to the attach socket between 100 records; prints the
-    listener's pid first (no public form), then the flush result and the malformed count,
+    listener's pid first, then the flush result and the malformed count,
     then SIGKILLs itself."""
     handler, log = setup("hostile")
-    assert handler._link is not None
-    print(handler._link.stats.listener_pid, flush=True)
+    print(handler.stats()["listener_pid"], flush=True)
     ((path, _, _),) = json.loads(os.environ["ASTRALOG_ATTACH"]).values()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.connect(path)

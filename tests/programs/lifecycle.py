@@ -25,9 +25,10 @@ def close_after_delivery() -> None:
     assert handler.flush(20)
     link = handler._link
     assert link is not None
-    listener = link.stats.listener_pid
+    listener = handler.stats()["listener_pid"]
     handler.close()
     # close() returned on the listener's word in the shared counters, not on its exit
+    # (a word of the private shared counters: nothing public says why close() returned)
     print("closed", link.stats.stopped_pid == listener, flush=True)
     sys.stdin.readline()
 
@@ -49,8 +50,7 @@ def reconfigure() -> None:
     first = astralog_logging.AstralogHandler()
     log.addHandler(first)
     log.warning("before")
-    assert first._link is not None
-    old = first._link.stats.listener_pid
+    old = first.stats()["listener_pid"]
     first.close()
     log.removeHandler(first)
     second = astralog_logging.AstralogHandler()
@@ -61,8 +61,7 @@ def reconfigure() -> None:
     except ProcessLookupError:
         print("old listener gone")
     log.warning("after")
-    assert second._link is not None
-    print(second.flush(20), second._link.stats.listener_pid != old)
+    print(second.flush(20), second.stats()["listener_pid"] != old)
 
 
 SCENARIOS: Dict[str, Callable[[], None]] = {
