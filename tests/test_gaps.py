@@ -10,6 +10,7 @@ import pytest
 
 from astralog_logging._app._channel import Channel
 from astralog_logging._ipc import _shared, _wire
+from astralog_logging._ipc._ledger import Ledger
 from astralog_logging._ipc._shared import SharedStats
 from astralog_logging._listener._gaps import Gaps
 from astralog_logging._report import Reporter
@@ -24,7 +25,7 @@ def stats() -> Iterator[SharedStats]:
 
 
 def test_frames_in_order_have_no_gaps(stats: SharedStats) -> None:
-    gaps = Gaps(stats)
+    gaps = Gaps(Ledger(stats))
     assert [gaps.see(7, seq, 5) for seq in (0, 5, 10)] == [0, 0, 0]
     assert gaps.see(7, 15, 0) == 0  # a flush frame counts no records
     assert gaps.see(7, 15, 1) == 0
@@ -33,13 +34,13 @@ def test_frames_in_order_have_no_gaps(stats: SharedStats) -> None:
 def test_successor_counts_what_was_read_but_never_committed(stats: SharedStats) -> None:
     """A listener that read two frames and died before counting them: its successor,
     loading the shared table, finds exactly their records missing."""
-    first = Gaps(stats)
+    first = Gaps(Ledger(stats))
     first.see(7, 0, 20)
     first.see(9, 0, 3)
     first.commit()
     first.see(7, 20, 30)  # read, then killed before commit
     first.see(9, 3, 4)
-    second = Gaps(stats)
+    second = Gaps(Ledger(stats))
     assert second.see(7, 50, 10) == 30
     assert second.see(9, 7, 1) == 4
     assert second.see(7, 60, 1) == 0
@@ -48,21 +49,21 @@ def test_successor_counts_what_was_read_but_never_committed(stats: SharedStats) 
 def test_a_hole_is_counted_once_even_if_its_finder_dies_too(stats: SharedStats) -> None:
     """A listener that found a hole and was killed before its next commit: the one after
     it does not count that hole again."""
-    first = Gaps(stats)
+    first = Gaps(Ledger(stats))
     first.see(7, 0, 10)
     first.commit()
-    assert Gaps(stats).see(7, 30, 5) == 20  # then killed, nothing committed
-    assert Gaps(stats).see(7, 30, 5) == 0
+    assert Gaps(Ledger(stats)).see(7, 30, 5) == 20  # then killed, nothing committed
+    assert Gaps(Ledger(stats)).see(7, 30, 5) == 0
     assert stats.get("lost") == 20
 
 
 def test_unknown_producer_past_zero_lost_its_first_frames(stats: SharedStats) -> None:
     """A producer first heard at sequence 40 wrote 40 records someone read and lost."""
-    assert Gaps(stats).see(3, 40, 1) == 40
+    assert Gaps(Ledger(stats)).see(3, 40, 1) == 40
 
 
 def test_sequence_numbers_wrap(stats: SharedStats) -> None:
-    gaps = Gaps(stats)
+    gaps = Gaps(Ledger(stats))
     top = 0xFFFFFFFF
     gaps.see(5, 0, top - 1)
     assert gaps.see(5, top - 1, 3) == 0
@@ -73,7 +74,7 @@ def test_sequence_numbers_wrap(stats: SharedStats) -> None:
 def test_a_full_table_forgets_the_quietest_producer(stats: SharedStats) -> None:
     """Past SEQ_ENTRIES producers the least recently heard is forgotten; from then on an
     unknown producer proves nothing, so nothing is counted for it."""
-    gaps = Gaps(stats)
+    gaps = Gaps(Ledger(stats))
     for producer in range(1, _shared.SEQ_ENTRIES + 1):
         gaps.see(producer, 0, 1)
     gaps.see(1, 1, 1)  # producer 1 is recent again; producer 2 is now the quietest
@@ -84,7 +85,7 @@ def test_a_full_table_forgets_the_quietest_producer(stats: SharedStats) -> None:
     assert 1 in known and 10_000 in known and 2 not in known
     assert len(known) == _shared.SEQ_ENTRIES
     assert gaps.see(2, 1, 1) == 0
-    assert Gaps(stats).see(1, 2, 1) == 0
+    assert Gaps(Ledger(stats)).see(1, 2, 1) == 0
 
 
 def _frames(read_fd: int) -> List[_wire.Frame]:
@@ -107,7 +108,7 @@ def test_records_a_producer_drops_are_not_a_gap() -> None:
     os.set_blocking(read_fd, False)
     os.set_blocking(write_fd, False)
     channel = Channel(write_fd, stats, 50, Reporter(), overflow="drop_oldest")
-    gaps = Gaps(stats)
+    gaps = Gaps(Ledger(stats))
     seen = 0
     try:
         for round_ in range(3):

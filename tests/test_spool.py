@@ -7,6 +7,7 @@ import os
 import stat
 from pathlib import Path
 
+from astralog_logging._ipc._ledger import Ledger
 from astralog_logging._ipc._shared import SharedStats
 from astralog_logging._listener._batching import Batcher
 from astralog_logging._listener._outbox import END, Batch, Outbox
@@ -129,8 +130,8 @@ def test_a_spool_that_cannot_be_written_leaves_the_batch_in_memory(tmp_path: Pat
     try:
         where = tmp_path / "spool"
         spool = Spool(str(where), 1 << 30)
-        outbox = Outbox(Batcher(100, 1 << 20, 3600.0), 1 << 20, "drop_newest", spool, stats,
-                        Reporter(stream=out))
+        outbox = Outbox(Batcher(100, 1 << 20, 3600.0), 1 << 20, "drop_newest", spool,
+                        Ledger(stats), Reporter(stream=out))
         outbox.add([b'{"a":1}'])
         assert stats.get("at_risk") == 0  # on disk already, its batch still open
         where.rename(tmp_path / "moved")

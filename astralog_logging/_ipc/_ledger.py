@@ -32,30 +32,30 @@ class Ledger:
     """The listener's side: what it read, holds, sends, settles, and gives up."""
 
     def __init__(self, stats: SharedStats) -> None:
-        self._stats = stats
+        self.stats = stats
 
     def received(self, count: int) -> None:
-        self._stats.bump(Counter.RECEIVED, count)
+        self.stats.bump(Counter.RECEIVED, count)
 
     def malformed(self, count: int = 1) -> None:
-        self._stats.bump(Counter.MALFORMED, count)
+        self.stats.bump(Counter.MALFORMED, count)
 
     def held(self, count: int) -> None:
         """Records in memory only: a kill now would lose them (``at_risk``)."""
-        self._stats.write(Counter.AT_RISK, count)
+        self.stats.write(Counter.AT_RISK, count)
 
     def sending(self, count: int) -> None:
         """Records of an unspooled batch on the wire: a kill now leaves them unconfirmed."""
-        self._stats.write(Counter.IN_FLIGHT, count)
+        self.stats.write(Counter.IN_FLIGHT, count)
 
     def on_disk(self, count: int) -> None:
         """Records kept in the spool for a later attempt."""
-        self._stats.bump(Counter.SPOOLED, count)
+        self.stats.bump(Counter.SPOOLED, count)
 
     def settled(self, sent: int, retried: int, batches: int, bytes_sent: int, status: int,
                 resent: bool = False) -> None:
         """A delivery's outcome, but for what it gave up (see ``lost``)."""
-        stats = self._stats
+        stats = self.stats
         for counter, count in ((Counter.SENT, sent), (Counter.RETRIED, retried),
                                (Counter.BATCHES, batches), (Counter.BYTES_SENT, bytes_sent),
                                (Counter.UNSPOOLED, sent if resent else 0)):
@@ -66,7 +66,7 @@ class Ledger:
     def lost(self, reason: Loss, count: int) -> None:
         """The one door for a record given up by the listener."""
         if count:
-            self._stats.bump(reason.counter, count)
+            self.stats.bump(reason.counter, count)
 
 
 class OwnerLedger:
@@ -75,12 +75,12 @@ class OwnerLedger:
     after this) and counts the loss into words of its own."""
 
     def __init__(self, stats: SharedStats) -> None:
-        self._stats = stats
+        self.stats = stats
 
     def listener_died(self) -> Tuple[int, int]:
         """What the dead listener held is lost, but for the batch it was sending: the drain
         may have stored that one, so it is unconfirmed. Returns (lost, unconfirmed)."""
-        stats = self._stats
+        stats = self.stats
         held = stats.get(Counter.AT_RISK)
         sending = min(stats.get(Counter.IN_FLIGHT), held)
         stats.write(Counter.AT_RISK, 0)

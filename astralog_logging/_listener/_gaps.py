@@ -20,15 +20,15 @@ import collections
 from typing import Dict, List
 
 from .._ipc._ledger import Ledger, Loss
-from .._ipc._shared import SEQ_ENTRIES, SharedStats
+from .._ipc._shared import SEQ_ENTRIES
 
 _MASK = 0xFFFFFFFF  # sequence numbers are 32-bit and wrap
 
 
 class Gaps:
-    def __init__(self, stats: SharedStats) -> None:
-        self.stats = stats
-        self.ledger = Ledger(stats)
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.stats = stats = ledger.stats
         # producer -> [table index, next expected sequence], least recently heard first
         self._known: collections.OrderedDict[int, List[int]] = collections.OrderedDict(
             (producer, [index, expected]) for index, producer, expected in stats.seq_table())

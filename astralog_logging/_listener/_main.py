@@ -34,9 +34,8 @@ def run_inline(config: Config, read_fd: int, sock: socket.socket,
     Delivery, batching and the spool work the same; what is lost is the isolation: these
     threads share the application's interpreter, and a fork does not carry them.
     """
-    sock.setblocking(False)
     listener = Listener(config, read_fd, sock, stats, owner_pid=None)
-    threading.Thread(target=listener.read_forever, name="astralog-reader", daemon=True).start()
+    listener.start_reader()
     sender = threading.Thread(target=listener.sender.run, name="astralog-sender", daemon=True)
     sender.start()
     return sender
@@ -51,7 +50,6 @@ def main() -> int:
     stats = SharedStats(settings.pop("stats_fd"), "")
     stats.listener_pid = os.getpid()
     sock = socket.socket(fileno=settings.pop("socket_fd"))
-    sock.setblocking(False)
     # The application's own sys.path (its script's directory), for its callables.
     sys.path.extend(p for p in settings.get("import_path", ()) if p not in sys.path)
     try:
@@ -61,8 +59,7 @@ def main() -> int:
         Reporter().say(f"the listener cannot start ({exc!r})")
         return 78  # EX_CONFIG
     signal.signal(signal.SIGTERM, lambda *_: listener.begin_stop("SIGTERM"))
-    reader = threading.Thread(target=listener.read_forever, name="astralog-reader", daemon=True)
-    reader.start()
+    listener.start_reader()
     listener.sender.run()
     listener.say_what_stop_left()
     listener.delivery.transport.close()

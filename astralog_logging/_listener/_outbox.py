@@ -19,7 +19,6 @@ import time
 from typing import Callable, Deque, List, Optional, Tuple, Union
 
 from .._ipc._ledger import Ledger, Loss
-from .._ipc._shared import SharedStats
 from .._report import Reporter, records
 from ._batching import Batcher
 from ._delivery import Tally, new_batch_id
@@ -42,14 +41,13 @@ STOPPED: Marker = ("stopped", 0, 0)  # everything read before the owner's STOP i
 
 class Outbox:
     def __init__(self, batcher: Batcher, max_bytes: int, overflow: str,
-                 spool: Optional[Spool], stats: SharedStats, reporter: Reporter) -> None:
+                 spool: Optional[Spool], ledger: Ledger, reporter: Reporter) -> None:
         self.cv = threading.Condition()
         self.batcher = batcher
         self.max_bytes = max_bytes
         self.overflow = overflow
         self.spool = spool
-        self.stats = stats
-        self.ledger = Ledger(stats)
+        self.ledger = ledger
         self.reporter = reporter
         self._items: Deque[Item] = collections.deque()
         self._bytes = 0

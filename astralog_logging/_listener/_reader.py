@@ -39,6 +39,7 @@ _POLL = 0.25  # how often the reader ticks the outbox and checks its owner while
 _IDLE_POLL = 2.0  # the same with nothing in memory: an idle listener wakes only this often
 _GATHER = 0.005  # seconds the reader lets frames accumulate after each read
 _QUIET = 0.2  # seconds of reading after a stop, for what other processes wrote just before
+_STOP_COUNTERS = ("failed", "spooled", "unspooled")  # what a stop's report is about
 _QUIET_ALONE = 0.01  # the same when no other process that logged here still runs
 
 
@@ -50,13 +51,14 @@ class Listener:
         self.config = config
         self.read_fd = read_fd
         self.sock = sock
+        sock.setblocking(False)  # the reader polls it beside the pipe
         self.stats = stats
         self.ledger = Ledger(stats)
         self.owner_pid = owner_pid
         self.owner_gone = False
         self.reporter = Reporter()
         self.parts: Dict[int, List[bytes]] = {}
-        self.gaps = Gaps(stats)
+        self.gaps = Gaps(self.ledger)
         self.stopping = threading.Event()
         self.stop_read = False  # the owner's STOP frame has been read
         self.awaited = False  # a FLUSH was read: someone waits, so no gathering pause
@@ -81,9 +83,9 @@ class Listener:
         )
         self.outbox = Outbox(
             Batcher(config.max_batch_size, config.max_batch_bytes, config.flush_interval),
-            config.max_buffer_bytes, config.overflow, spool, stats, self.reporter)
+            config.max_buffer_bytes, config.overflow, spool, self.ledger, self.reporter)
         self.sender = Sender(
-            self.outbox, self.delivery, stats, self.reporter, spool,
+            self.outbox, self.delivery, self.ledger, self.reporter, spool,
             on_error=_optional(config.on_error, "on_error", self.reporter),
             on_success=_optional(config.on_success, "on_success", self.reporter))
 
@@ -98,6 +100,9 @@ class Listener:
             return None
 
     # -- reader thread -------------------------------------------------------------------
+
+    def start_reader(self) -> None:
+        threading.Thread(target=self.read_forever, name="astralog-reader", daemon=True).start()
 
     def read_forever(self) -> None:
         """The reader thread. Should it ever fail, the listener must not live on deaf: a
@@ -245,8 +250,7 @@ class Listener:
             self.reporter.say(f"listener stopping: {why}; delivering what it has")
         if seconds_left is None:
             seconds_left = self.config.shutdown_timeout
-        self.at_stop = {field: self.stats.get(field)
-                        for field in ("failed", "spooled", "unspooled")}
+        self._note_stop_counters()
         self.shutdown.begin(time.monotonic() + seconds_left)
         self.stopping.set()
 
@@ -254,7 +258,7 @@ class Listener:
         """The one line a shutdown owes: what it could not deliver, and where that went.
         Failures before the stop were reported as they happened."""
         failed, spooled, unspooled = (self.stats.get(f) - self.at_stop.get(f, 0)
-                                      for f in ("failed", "spooled", "unspooled"))
+                                      for f in _STOP_COUNTERS)
         spooled = max(spooled - unspooled, 0)
         if failed:
             self.reporter.say(f"{records(failed)} not delivered while the listener stopped "
@@ -263,8 +267,10 @@ class Listener:
             self.reporter.say(f"{records(spooled)} could not be delivered before the listener "
                               f"stopped; {agree(spooled, 'it waits', 'they wait')} in the "
                               "spool for the next start")
-        self.at_stop = {field: self.stats.get(field)  # said once: later, only what is new
-                        for field in ("failed", "spooled", "unspooled")}
+        self._note_stop_counters()  # said once: later, only what is new
+
+    def _note_stop_counters(self) -> None:
+        self.at_stop = {field: self.stats.get(field) for field in _STOP_COUNTERS}
 
 
 def producer_pid(owner_pid: Optional[int]) -> int:

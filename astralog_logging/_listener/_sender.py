@@ -13,7 +13,6 @@ import time
 from typing import Any, Callable, Optional
 
 from .._ipc._ledger import Ledger, Loss
-from .._ipc._shared import SharedStats
 from .._report import Reporter
 from ._delivery import Delivery, Tally
 from ._outbox import END, STOPPED, Batch, Outbox
@@ -23,14 +22,14 @@ _RESEND_PAUSE = 5.0  # seconds between attempts to empty the spool while the dra
 
 
 class Sender:
-    def __init__(self, outbox: Outbox, delivery: Delivery, stats: SharedStats,
+    def __init__(self, outbox: Outbox, delivery: Delivery, ledger: Ledger,
                  reporter: Reporter, spool: Optional[Spool],
                  on_error: Optional[Callable[[str, int], Any]] = None,
                  on_success: Optional[Callable[[int], Any]] = None) -> None:
         self.outbox = outbox
         self.delivery = delivery
-        self.stats = stats
-        self.ledger = Ledger(stats)
+        self.ledger = ledger
+        self.stats = ledger.stats
         self.reporter = reporter
         self.spool = spool
         self.on_error = on_error
