@@ -240,9 +240,7 @@ def listener_steps(data: bytes, url: str, batch: int = 1000) -> List[Tuple[str, 
     """
     from astralog_logging._ipc import _wire
     from astralog_logging._listener._batching import Batcher
-    from astralog_logging._listener._delivery import Delivery
-    from astralog_logging._listener._transport import Transport
-    from astralog_logging._report import Reporter
+    from astralog_logging._listener._transport import Envelope, Transport
 
     per_frame = max(_wire.MAX_BODY // (len(data) + 1), 1)
     frame = _wire.frame(_wire.RECORDS, 1, 1, b"\n".join([data] * per_frame))
@@ -261,10 +259,8 @@ def listener_steps(data: bytes, url: str, batch: int = 1000) -> List[Tuple[str, 
             add(entry, 0.0)
 
     transport = Transport(url, TOKEN, timeout=10)
-    plain = Delivery(transport, project_id="bench", service="bench", gzip=False,
-                     max_retries=0, retry_max_delay=1, retry_deadline=10, reporter=Reporter())
-    packed = Delivery(transport, project_id="bench", service="bench", gzip=True,
-                      max_retries=0, retry_max_delay=1, retry_deadline=10, reporter=Reporter())
+    plain = Envelope("bench", "bench", gzip=False)
+    packed = Envelope("bench", "bench", gzip=True)
     body = plain.body("0" * 32, entries)
     try:
         return [

@@ -1,8 +1,9 @@
 """``astralog-logging check``: is this machine set up to ship logs, and if not, why not?
 
 It builds the configuration the way the handler does, prints what it will use (never the
-token: only its length and fingerprint), then POSTs one test entry itself, without
-retries, so it can tell apart what the listener only counts: a refused token, a wrong
+token: only its length and fingerprint), then POSTs one test entry itself, with the
+listener's own session, envelope and headers but without retries, so it can tell apart
+what the listener only counts: a refused token, a wrong
 project, a wrong URL, DNS, a refused port, TLS and proxy trouble. Everything printed
 passes through a filter that blanks the token, in case a server or proxy echoes it.
 """
@@ -10,7 +11,6 @@ passes through a filter that blanks the token, in case a server or proxy echoes 
 from __future__ import annotations
 
 import argparse
-import gzip
 import logging
 import os
 import sys
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import requests
 
     from .._config import Config
+    from .._listener._transport import Transport
 
 HELP = "check the configuration and reach the drain with a test entry"
 EPILOG = """examples:
@@ -74,19 +75,21 @@ def run(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
     say("service", config.service)
     say("token", f"set ({len(config.token)} characters, fingerprint "
         f"{config.token_fingerprint})")
-    session = _session(config)
-    proxy = _proxy(session, config.endpoint)
+    transport = _transport(config)
+    if transport.broken:
+        return problem(transport.broken)
+    proxy = _proxy(transport.session, config.endpoint)
     say("proxy", proxy or "none")
     say("tls", _tls(config))
     started = time.perf_counter()
     try:
         batch_id = os.urandom(16).hex()
-        response = session.post(config.endpoint, data=_body(config, batch_id),
-                                headers=_headers(config, batch_id), timeout=config.timeout)
+        response = transport.post(_body(config, batch_id), batch_id,
+                                  config.compression == "gzip")
     except Exception as exc:  # every network failure is a finding, not a crash
         return problem(_explain_failure(exc, config, proxy))
     finally:
-        session.close()
+        transport.close()
     took = (time.perf_counter() - started) * 1000
     verdict = _explain_answer(response, config, proxy)
     if verdict:
@@ -96,48 +99,26 @@ def run(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
     return 0
 
 
-def _session(config: Config) -> requests.Session:
-    import requests
-
+def _transport(config: Config) -> Transport:
+    from .._listener._transport import Transport
     from .._validate import resolve
 
-    if config.session_factory:
-        session: requests.Session = resolve("session_factory", config.session_factory)()
-        if config.verify is not True:
-            session.verify = config.verify
-        return session
-    session = requests.Session()
-    session.verify = config.verify
-    return session
+    factory = resolve("session_factory", config.session_factory) \
+        if config.session_factory else None
+    return Transport(config.endpoint, config.token, timeout=config.timeout,
+                     verify=config.verify, session_factory=factory)
 
 
 def _body(config: Config, batch_id: str) -> bytes:
-    import orjson
-
     from .._encode._entry import EntryEncoder
-    from .._version import __version__
+    from .._listener._transport import Envelope
 
     record = logging.LogRecord("astralog_logging.check", logging.INFO, __file__, 0,
                                "astralog-logging check: connectivity test", None, None)
     entry = EntryEncoder(tags=("astralog-check",)).encode(record)
     assert entry is not None  # no before_send here
-    body = orjson.dumps({
-        "project_id": config.project_id, "service": config.service,
-        "batch_id": batch_id,
-        "sdk": {"name": "astralog-logging", "version": __version__},
-        "logs": [orjson.loads(entry)],
-    })
-    return gzip.compress(body, 1) if config.compression == "gzip" else body
-
-
-def _headers(config: Config, batch_id: str) -> dict[str, str]:
-    from .._listener._transport import USER_AGENT
-
-    headers = {"Authorization": f"Bearer {config.token}", "Content-Type": "application/json",
-               "Idempotency-Key": batch_id, "User-Agent": USER_AGENT}
-    if config.compression == "gzip":
-        headers["Content-Encoding"] = "gzip"
-    return headers
+    envelope = Envelope(config.project_id, config.service, config.compression == "gzip")
+    return envelope.body(batch_id, [entry])
 
 
 def _explain_answer(response: requests.Response, config: Config,

@@ -15,19 +15,14 @@ import os
 import random
 import threading
 import time
-import zlib
 from typing import Callable, List, Optional
 
-import orjson
 import tenacity
 
 from .._encode._truncate import halve
 from .._report import Reporter, records
-from .._version import __version__
 from ._retry import retryable, wait_seconds
-from ._transport import SendResult, Transport
-
-_SDK = orjson.dumps({"name": "astralog-logging", "version": __version__})
+from ._transport import Envelope, SendResult, Transport
 
 
 @dataclasses.dataclass
@@ -110,12 +105,10 @@ class Delivery:
         sleep: Optional[Callable[[float], None]] = None,
     ) -> None:
         self.transport = transport
-        self.gzip = gzip
+        self.envelope = Envelope(project_id, service, gzip)
         self.retry_max_delay = retry_max_delay
         self.reporter = reporter
         self.clock = clock
-        self._head = b'{"project_id":%s,"service":%s,"sdk":%s,"batch_id":"' % (
-            orjson.dumps(project_id), orjson.dumps(service), _SDK)
         # Set when shutdown begins: an ongoing back-off wakes once, and no wait may run
         # past ``shutdown_deadline``.
         self.shutdown = shutdown or Shutdown()
@@ -135,13 +128,6 @@ class Delivery:
             retry_error_callback=_last_result,
         )
 
-    def body(self, batch_id: str, entries: List[bytes]) -> bytes:
-        raw = b"".join((self._head, batch_id.encode(), b'","logs":[', b",".join(entries), b"]}"))
-        if not self.gzip:
-            return raw
-        packer = zlib.compressobj(1, zlib.DEFLATED, 31)  # wbits 31: a gzip member
-        return packer.compress(raw) + packer.flush()
-
     def deliver(self, entries: List[bytes], batch_id: Optional[str] = None,
                 on_wire: Optional[Callable[[int], None]] = None) -> Tally:
         """Send one batch until it is accepted, rejected for good, or retries give up.
@@ -158,7 +144,7 @@ class Delivery:
 
     def _deliver(self, entries: List[bytes], batch_id: str, tally: Tally,
                  on_wire: Optional[Callable[[int], None]]) -> None:
-        body = self.body(batch_id, entries)
+        body = self.envelope.body(batch_id, entries)
         result = self._send_with_retries(body, batch_id, len(entries), tally, on_wire)
         status = result.status
         tally.last_status = status or 0
@@ -229,7 +215,7 @@ class Delivery:
         if on_wire is not None:
             on_wire(count)
         try:
-            result = self.transport.send(body, batch_id, self.gzip, timeout=timeout)
+            result = self.transport.send(body, batch_id, self.envelope.gzip, timeout=timeout)
         finally:
             if on_wire is not None:
                 on_wire(0)

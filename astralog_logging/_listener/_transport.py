@@ -1,8 +1,11 @@
-"""One HTTP POST, and nothing else: the seam between delivery policy and the network.
+"""What goes on the wire, and one HTTP POST of it: the seam between delivery policy and
+the network.
 
-``send`` never raises for anything the network or the drain can do; it returns a small
-frozen result that the retry policy reads. One ``requests.Session`` per listener process
-keeps the connection alive between batches.
+``Envelope`` writes a batch's body and ``Transport`` its request (session, headers), for
+the listener and for ``astralog-logging check`` alike. ``send`` never raises for anything
+the network or the drain can do; it returns a small frozen result that the retry policy
+reads. ``post`` is the raw request, for ``check``, which explains the exceptions itself.
+One ``requests.Session`` per listener process keeps the connection alive between batches.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ import dataclasses
 import email.utils
 import platform
 import time
-from typing import Any, Callable, Optional, Union
+import zlib
+from typing import Any, Callable, List, Optional, Union
 
 import orjson
 import requests
@@ -22,6 +26,23 @@ from .._version import __version__
 
 _PYTHON = ".".join(platform.python_version_tuple()[:2])
 USER_AGENT = f"astralog-logging/{__version__} python/{_PYTHON}"
+_SDK = orjson.dumps({"name": "astralog-logging", "version": __version__})
+
+
+class Envelope:
+    """A batch's body: the entries, already JSON, joined under a head written once."""
+
+    def __init__(self, project_id: str, service: str, gzip: bool) -> None:
+        self.gzip = gzip
+        self._head = b'{"project_id":%s,"service":%s,"sdk":%s,"batch_id":"' % (
+            orjson.dumps(project_id), orjson.dumps(service), _SDK)
+
+    def body(self, batch_id: str, entries: List[bytes]) -> bytes:
+        raw = b"".join((self._head, batch_id.encode(), b'","logs":[', b",".join(entries), b"]}"))
+        if not self.gzip:
+            return raw
+        packer = zlib.compressobj(1, zlib.DEFLATED, 31)  # wbits 31: a gzip member
+        return packer.compress(raw) + packer.flush()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +72,7 @@ class Transport:
             if not callable(getattr(session, "post", None)):
                 raise TypeError(f"it returned {type(session).__name__}, not a requests.Session")
         except Exception as exc:  # checked at construction; the listener's import may differ
-            self.broken = scrub(f"session_factory failed in the listener: {exc}", token)
+            self.broken = scrub(f"session_factory failed: {exc}", token)
             session = requests.Session()
         self.session = session
         if session_factory is None or verify is not True:
@@ -62,8 +83,9 @@ class Transport:
     def __repr__(self) -> str:
         return f"Transport({self.endpoint!r})"
 
-    def send(self, body: bytes, batch_id: str, gzipped: bool,
-             timeout: Optional[float] = None) -> SendResult:
+    def post(self, body: bytes, batch_id: str, gzipped: bool,
+             timeout: Optional[float] = None) -> requests.Response:
+        """The request itself; raises what requests raises."""
         headers = {
             "Authorization": self._auth,
             "Content-Type": "application/json",
@@ -72,13 +94,15 @@ class Transport:
         }
         if gzipped:
             headers["Content-Encoding"] = "gzip"
+        return self.session.post(self.endpoint, data=body, headers=headers,
+                                 timeout=self.timeout if timeout is None else timeout)
+
+    def send(self, body: bytes, batch_id: str, gzipped: bool,
+             timeout: Optional[float] = None) -> SendResult:
         if self.broken:
             return SendResult(None, error=self.broken)
         try:
-            response = self.session.post(
-                self.endpoint, data=body, headers=headers,
-                timeout=self.timeout if timeout is None else timeout,
-            )
+            response = self.post(body, batch_id, gzipped, timeout)
         except requests.RequestException as exc:
             return SendResult(None, error=scrub(_describe(exc), self._token))
         with response:
