@@ -10,9 +10,10 @@ out of ``repr`` and error messages.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import sys
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Tuple, Union
 
 from . import _validate
 from ._bounds import (
@@ -33,6 +34,9 @@ from ._bounds import (
 from ._ipc import _ownership
 from .exceptions import ConfigError
 
+if TYPE_CHECKING:
+    from ._encode._record import BeforeSend  # the app side's; the listener never loads it
+
 # Limits a drain enforces (protocol.md); our settings must stay inside them.
 PROTOCOL_MAX_BATCH = 10_000
 PROTOCOL_MAX_BODY = 5 * MIB
@@ -51,9 +55,6 @@ def sha256_hex(data: bytes) -> str:
         except ImportError:
             from hashlib import sha256
     return str(sha256(data).hexdigest())
-
-
-BeforeSend = Callable[[Dict[str, Any]], Optional[Dict[str, Any]]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,18 +100,18 @@ class Config:
     # None in the listener, which never encodes an entry (see listener_settings)
     entry: Optional[EntrySettings] = dataclasses.field(repr=False, compare=False)
 
-    @property
+    @functools.cached_property  # a frozen dataclass without slots: its __dict__ caches
     def token_fingerprint(self) -> str:
         """Identifies the token without revealing it (a truncated SHA-256)."""
         return sha256_hex(self.token.encode())[:16]
 
-    @property
+    @functools.cached_property
     def key(self) -> tuple[Any, ...]:
         """What must match for two handlers to share one listener."""
         return (self.endpoint, self.project_id, self.service, self.token_fingerprint,
                 self.compression, self.verify, self.session_factory)
 
-    @property
+    @functools.cached_property
     def spool_path(self) -> Optional[str]:
         """One subdirectory of ``spool_dir`` per configuration, named without the token."""
         if not self.spool_dir:

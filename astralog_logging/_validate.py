@@ -239,14 +239,12 @@ def redact_keys(redact: Union[bool, str, Sequence[str]],
                 defaults: Union[bool, str]) -> Optional[frozenset[str]]:
     """The key names to redact: the defaults (unless ``redact_defaults`` is false) plus
     ``redact``'s; None when ``redact`` is false (nothing redacted, nothing scrubbed)."""
-    from ._encode._redact import DEFAULT_REDACT_KEYS, normalize_key  # the app side only
+    from ._encode._redact import build_redact_keys  # the app side only
 
-    base = DEFAULT_REDACT_KEYS if flag("redact_defaults", defaults) else frozenset()
+    extend = flag("redact_defaults", defaults)
     if isinstance(redact, str) and redact.strip().lower() in BOOLEAN_WORDS_SET:
         redact = flag("redact", redact)  # "false" from a config file, not a key name
     if redact is False:
         return None
-    if redact is True:
-        return base
-    names = string_list("redact", redact)
-    return base | {normalize_key(n) for n in names}
+    names = () if redact is True else string_list("redact", redact)
+    return build_redact_keys(names, extend=extend)

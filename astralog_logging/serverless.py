@@ -29,8 +29,9 @@ import functools
 import inspect
 import math
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar, overload
+from typing import Any, Callable, Dict, Optional, Set, Tuple, TypeVar, overload
 
+from ._bounds import MAX_SECONDS, number, seconds
 from ._report import Reporter, records
 from .exceptions import ConfigError
 from .handler import AstralogHandler, live_handlers
@@ -61,8 +62,10 @@ def flush_after(function: Optional[F] = None, *, flush_timeout: float = DEFAULT_
 
     Wrong options fail here, at decoration (import time), with one ConfigError.
     """
-    timeout = _seconds("flush_timeout", flush_timeout, positive=True)
-    margin = _seconds("safety_margin", safety_margin, positive=False)
+    # The handler's own rule for times: finite, in bounds, a number or its text.
+    timeout: float = seconds("flush_timeout", flush_timeout)
+    margin: float = number("safety_margin", safety_margin, integer=False, unit="seconds",
+                           at_least=0, at_most=MAX_SECONDS)
 
     def decorate(fn: F) -> F:
         if not callable(fn):
@@ -127,12 +130,12 @@ def _flush_all(timeout: float, who: str) -> bool:
     all; True when everything was delivered and nothing was lost since the last flush."""
     deadline = time.monotonic() + timeout
     clean = True
-    seen: List[object] = []
+    seen: Set[int] = set()  # one flush per listener: handlers may share one
     for handler in live_handlers():
         link = handler._link
-        if link is None or handler._closed or any(link is other for other in seen):
+        if link is None or handler._closed or id(link) in seen:
             continue
-        seen.append(link)
+        seen.add(id(link))
         marked = handler._loss_mark
         if not handler.flush(max(deadline - time.monotonic(), 0.0)):
             clean = False
@@ -173,12 +176,3 @@ def _waiting(figures: Dict[str, Any]) -> int:
 def _name(fn: Callable[..., Any]) -> str:
     return str(getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or fn)
 
-
-def _seconds(setting: str, value: Any, *, positive: bool) -> float:
-    what = "greater than 0" if positive else "0 or more"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{setting} must be a number of seconds {what}; got {value!r}")
-    number = float(value)
-    if not math.isfinite(number) or number < 0 or (positive and number == 0):
-        raise ConfigError(f"{setting} must be a number of seconds {what}; got {value!r}")
-    return number

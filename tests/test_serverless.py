@@ -245,7 +245,7 @@ def test_flush_after_keeps_the_function_and_checks_its_options() -> None:
 
     odd = Odd()
     assert sync_fn(odd, odd) is odd  # looking for a remaining time never raises
-    for options in ({"flush_timeout": 0}, {"flush_timeout": -1}, {"flush_timeout": "2"},
+    for options in ({"flush_timeout": 0}, {"flush_timeout": -1}, {"flush_timeout": "two"},
                     {"flush_timeout": float("nan")}, {"flush_timeout": float("inf")},
                     {"flush_timeout": True}, {"safety_margin": -0.1}):
         name = next(iter(options))

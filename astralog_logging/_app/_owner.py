@@ -156,13 +156,13 @@ class OwnerLink(Link):
         if self.process is not None and self.process.poll() is None:
             return
         self._let_previous_finish()
+        if self.inline is not None:
+            return  # already delivering from threads of this process
         settings = self.config.listener_settings()
         assert self.sock is not None
         fds = (self.read_fd, self.sock.fileno(), self.stats.fd)
         settings.update(read_fd=fds[0], socket_fd=fds[1], stats_fd=fds[2],
                         owner_pid=self.owner_pid)
-        if self.inline is not None:
-            return  # already delivering from threads of this process
         path = [_PACKAGE_PARENT, *(p or os.getcwd() for p in sys.path if p != _PACKAGE_PARENT)]
         try:
             process = subprocess.Popen(

@@ -24,7 +24,6 @@ __all__ = [
     "DEFAULT_REDACT_KEYS",
     "REDACTED",
     "build_redact_keys",
-    "is_sensitive",
     "needs_scrub",
     "normalize_key",
     "scrub_text",
@@ -69,11 +68,6 @@ def build_redact_keys(keys: Iterable[str], *, extend: bool = True) -> frozenset[
     """The key set for ``redact=[...]``: added to the defaults, or replacing them."""
     given = frozenset(normalize_key(k) for k in keys)
     return DEFAULT_REDACT_KEYS | given if extend else given
-
-
-def is_sensitive(key: str, keys: frozenset[str]) -> bool:
-    """Whether a meta key's value must be replaced by ``REDACTED``."""
-    return normalize_key(key) in keys
 
 
 _URL_USERINFO = r"([A-Za-z][A-Za-z0-9+.\-]*://[^\s:/?#@]*:)[^\s/?#]*@"
