@@ -8,8 +8,6 @@ import logging
 import os
 import signal
 import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
 from typing import Any, AsyncIterator, Dict, Iterator
@@ -19,7 +17,7 @@ import requests
 
 from astralog_logging.asgi import AstralogMiddleware, UvicornAccessFields, build_uvicorn_logconfig
 
-from ._procs import ROOT, drain_env, free_port
+from ._procs import ROOT, drain_env, free_port, program
 from ._web import (
     REQUEST_FIELDS,
     REQUEST_LOGGER,
@@ -217,20 +215,10 @@ def test_uvicorn_logconfig_routes_uvicorn_and_the_app() -> None:
 def test_fastapi_example_runs_under_uvicorn(shop: Site, tmp_path: Path) -> None:
     """examples/fastapi_app.py under uvicorn with build_uvicorn_logconfig ships all three."""
     port = free_port()
-    script = tmp_path / "serve.py"
-    script.write_text(textwrap.dedent(f"""
-        import sys
-        sys.path.insert(0, {os.path.join(ROOT, "examples")!r})
-        import uvicorn
-        from fastapi_app import app
-        from astralog_logging.asgi import build_uvicorn_logconfig
-        uvicorn.run(app, host="127.0.0.1", port={port},
-                    log_config=build_uvicorn_logconfig(console=False, flush_interval=0.1))
-    """))
     env = drain_env(shop.drain.endpoint, shop.drain.token, ASTRALOG_SERVICE="fastapi-example")
     with open(tmp_path / "uvicorn.log", "w") as out:  # a file: a full pipe would block it
-        proc = subprocess.Popen([sys.executable, str(script)], env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(program("fastapi_example", os.path.join(ROOT, "examples"),
+                                        str(port)), env=env, stdout=out, stderr=subprocess.STDOUT)
     rid = new_id()
     try:
         deadline = time.monotonic() + 30

@@ -6,7 +6,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -14,39 +13,10 @@ import pytest
 
 from astralog_logging.testing import LocalDrain
 
-from ._procs import drain_env, free_port, listeners_under, wait_until
+from ._procs import PROGRAMS, drain_env, free_port, listeners_under, wait_until
 
 celery = pytest.importorskip("celery")
 pytest.importorskip("redis")
-
-TASKS = """
-import logging, os
-from celery import Celery
-from celery.utils.log import get_task_logger
-import astralog_logging.celery
-
-app = Celery("tasks", broker=os.environ["BROKER_URL"])
-app.conf.broker_connection_retry_on_startup = True
-app.conf.worker_pool_start_method = os.environ.get("START_METHOD", "fork")
-astralog_logging.celery.install(app, flush_interval=0.2)
-log = get_task_logger("tasks")
-
-@app.task(name="tasks.work")
-def work(n):
-    log.info("task %d ran", n, extra={"meta": {"n": n}})
-    if n % 10 == 0:
-        raise ValueError(f"boom {n}")
-
-@app.task(name="tasks.burst")
-def burst(count):
-    for i in range(count):
-        log.info("burst %d", i, extra={"meta": {"i": i}})
-"""
-
-
-
-
-
 
 @pytest.fixture(scope="module")
 def redis_url() -> Iterator[str]:
@@ -78,14 +48,13 @@ def redis_url() -> Iterator[str]:
 
 def _worker(tmp_path: Path, drain: LocalDrain, redis_url: str, pool: str,
             max_tasks: int = 25) -> subprocess.Popen[str]:
-    (tmp_path / "tasks.py").write_text(textwrap.dedent(TASKS))
     start_method = "spawn" if pool == "prefork-spawn" else "fork"
     env = drain_env(drain.endpoint, drain.token, ASTRALOG_SERVICE="celery-test",
                     BROKER_URL=redis_url, START_METHOD=start_method)
-    env["PYTHONPATH"] = f"{tmp_path}:{env['PYTHONPATH']}"
+    env["PYTHONPATH"] = f"{PROGRAMS}:{env['PYTHONPATH']}"
     with open(tmp_path / "celery.log", "w") as log:  # a file: a full pipe would block it
         return subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-P",
+            [sys.executable, "-m", "celery", "-A", "celery_tasks", "worker", "-P",
              pool.split("-")[0], "-c", "4", "--max-tasks-per-child", str(max_tasks),
              "--loglevel", "INFO", "--without-gossip", "--without-mingle",
              "--without-heartbeat"],

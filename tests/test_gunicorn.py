@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Dict, List
@@ -17,30 +16,9 @@ import requests
 
 from astralog_logging.testing import LocalDrain
 
-from ._procs import descendants, drain_env, free_port, listeners_under, wait_until
+from ._procs import PROGRAMS, descendants, drain_env, free_port, listeners_under, wait_until
 
 pytest.importorskip("gunicorn")
-
-APP = """
-import logging, os, time
-log = logging.getLogger("app")
-
-def app(environ, start_response):
-    path = environ["PATH_INFO"]
-    log.info("handled %s", path, extra={"meta": {"path_seen": path}})
-    if path == "/hang":
-        time.sleep(60)  # past gunicorn's worker timeout: the arbiter kills this worker
-    body = b"ok"
-    if path == "/buffering":  # no public view of this: whether records go through one by one
-        from astralog_logging.handler import live_handlers
-        body = repr([not h._link.channel.write_through for h in live_handlers()]).encode()
-    start_response("200 OK", [("Content-Type", "text/plain")])
-    return [body]
-"""
-
-
-
-
 
 
 def _serving(port: int) -> bool:
@@ -50,20 +28,15 @@ def _serving(port: int) -> bool:
         return False
 
 
-def _start(tmp_path: Path, drain: LocalDrain, *extra: str,
-           conf: str = "") -> tuple[subprocess.Popen[str], int]:
+def _start(tmp_path: Path, drain: LocalDrain, *extra: str) -> tuple[subprocess.Popen[str], int]:
+    """gunicorn serving tests/programs/gunicorn_app.py with its config file; ``extra``
+    command-line settings (which win over the file's)."""
     port = free_port()
-    (tmp_path / "app.py").write_text(textwrap.dedent(APP))
-    (tmp_path / "gunicorn.conf.py").write_text(textwrap.dedent(f"""
-        from astralog_logging.gunicorn import *
-        bind = "127.0.0.1:{port}"
-        workers = 4
-        graceful_timeout = 10
-    """) + textwrap.dedent(conf))
     env = drain_env(drain.endpoint, drain.token, ASTRALOG_SERVICE="gunicorn-test")
     with open(tmp_path / "gunicorn.log", "w") as log:  # a file: a full pipe would block it
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", *extra, "app:app"],
+            [sys.executable, "-m", "gunicorn", "-c", os.path.join(PROGRAMS, "gunicorn_conf.py"),
+             "--pythonpath", PROGRAMS, "-b", f"127.0.0.1:{port}", *extra, "gunicorn_app:app"],
             cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
             start_new_session=True)
     wait_until(lambda: _serving(port), 30, "gunicorn to serve")
@@ -140,10 +113,7 @@ def test_restarts_kills_reload_and_group_signals(tmp_path: Path, drain: LocalDra
     """max_requests recycling, a worker timeout, kill -9 of a worker, SIGHUP, then SIGINT to
     the whole group: every handled request's record arrives, never two listeners at once,
     gunicorn exits 0 and the master's last words arrive."""
-    proc, port = _start(tmp_path, drain, conf="""
-        max_requests = 25
-        timeout = 3
-    """)
+    proc, port = _start(tmp_path, drain, "--max-requests", "25", "--timeout", "3")
     seen_listeners: set[int] = set()
 
     def get(path: str) -> int:

@@ -7,7 +7,6 @@ import json
 import signal
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -15,22 +14,9 @@ import requests
 
 from astralog_logging.testing import LocalDrain
 
-from ._procs import drain_env, free_port, listeners_under, wait_until
+from ._procs import PROGRAMS, drain_env, free_port, listeners_under, program, wait_until
 
 pytest.importorskip("uvicorn")
-
-APP = """
-import logging, os
-log = logging.getLogger("app")
-
-async def app(scope, receive, send):
-    if scope["type"] != "http":
-        return
-    log.info("handled %s", scope["path"], extra={"meta": {"path_seen": scope["path"]}})
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"text/plain")]})
-    await send({"type": "http.response.body", "body": str(os.getpid()).encode()})
-"""
 
 LOG_CONFIG = {
     "version": 1,
@@ -61,17 +47,11 @@ def test_workers_log_through_one_listener(tmp_path: Path, drain: LocalDrain, how
     """Two spawned workers: every request's record arrives, one listener serves all, and
     shutdown delivers uvicorn's own records too."""
     port = free_port()
-    (tmp_path / "app.py").write_text(textwrap.dedent(APP))
     (tmp_path / "log.json").write_text(json.dumps(LOG_CONFIG))
-    (tmp_path / "serve.py").write_text(textwrap.dedent(f"""
-        import json, uvicorn
-        if __name__ == "__main__":
-            uvicorn.run("app:app", host="127.0.0.1", port={port}, workers=2,
-                        log_config=json.load(open("log.json")))
-    """))
-    command = ([sys.executable, "serve.py"] if how == "uvicorn.run" else
-               [sys.executable, "-m", "uvicorn", "app:app", "--host", "127.0.0.1",
-                "--port", str(port), "--workers", "2", "--log-config", "log.json"])
+    command = (program("uvicorn_serve", str(port), "log.json") if how == "uvicorn.run" else
+               [sys.executable, "-m", "uvicorn", "uvicorn_app:app", "--app-dir", PROGRAMS,
+                "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
+                "--log-config", "log.json"])
     env = drain_env(drain.endpoint, drain.token, ASTRALOG_SERVICE="uvicorn-test")
     with open(tmp_path / "uvicorn.log", "w") as log:
         proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=log,

@@ -19,14 +19,12 @@ Fields follow shared/protocol.md. Choices the protocol leaves open:
   which is only text); a record carrying only ``exc_text`` (relayed from elsewhere) gets
   an ``exception`` parsed back from it.
 
-``_encode`` runs named steps: message, timestamp, fields (meta, trace ids, tags,
-service; skipped for a record without extras when no defaults or context apply),
-exception and stack, finish. The fast path builds one dict and hands it to orjson once;
-each text is given one credential pre-test (``needs_scrub``), and only one with a hint
-meets a regex. A record attribute of the wrong type (``makeLogRecord``, a custom
-record factory) fails one type guard and is repaired off the fast path. Only when
-orjson refuses the entry (unknown types, non-string keys, lone surrogates, huge ints)
-does a strict pass rebuild it from JSON types and note each fix-up.
+``_encode`` runs named steps: message, timestamp, fields (skipped for a record without
+extras when no defaults or context apply), exception and stack, finish. It builds one
+dict for one orjson call; each text gets one credential pre-test (``needs_scrub``). A
+record attribute of the wrong type (``makeLogRecord``, a record factory) fails one type
+guard and is repaired off the fast path; only when orjson refuses the entry (unknown
+types, non-string keys, lone surrogates, huge ints) does a strict pass rebuild it.
 """
 
 from __future__ import annotations
@@ -96,11 +94,13 @@ class EntryEncoder:
         self._tags = tuple(dict.fromkeys(safe_str(t) for t in tags))
         self._meta = dict(meta or {})
         self._defaults = bool(self._tags or self._meta)  # the fields step runs for every record
-        self._redact = redact_keys is not None
         self._scrubber = Scrubber(redact_keys, max_str=2 * max_entry_bytes)
+        # The scrubber's two settings, copied: _message inlines Scrubber.text's common case
+        # (short text, no credential hint), one method call less on every record.
+        self._redact = redact_keys is not None
+        self._max_str = 2 * max_entry_bytes  # longer texts are cut before any regex sees them
         self._before_send = before_send
         self._limit = max_entry_bytes
-        self._max_str = 2 * max_entry_bytes  # longer texts are cut before any regex sees them
         self._second: tuple[float, float, str] = (0.0, 0.0, "")
 
     @classmethod
@@ -162,9 +162,11 @@ class EntryEncoder:
         attrs = record.__dict__
         # A record built by LogRecord.__init__ alone has exactly INIT_COUNT attributes; only
         # one with more (extras, or a formatter's message/asctime) needs looking at.
-        if (len(attrs) != INIT_COUNT or self._defaults or _fields.get() is not _NO_CONTEXT
+        tail = tail_keys(attrs) if len(attrs) != INIT_COUNT else ()
+        context = _fields.get()
+        if (tail or self._defaults or context is not _NO_CONTEXT
                 or "opentelemetry.trace" in _modules):  # fmt: skip
-            self._add_fields(entry, attrs, notes)
+            self._add_fields(entry, attrs, tail, context, notes)
         if record.exc_info or record.exc_text or record.stack_info:
             self._add_exception(entry, record, notes)
         return self._finish(entry, notes)
@@ -195,11 +197,10 @@ class EntryEncoder:
             micros = 999_999
         return f"{text}.{_DIGITS[micros // 1000]}{_DIGITS[micros % 1000]}Z"
 
-    def _add_fields(self, entry: dict[str, Any], attrs: dict[str, Any], notes: list[str]
-                    ) -> None:  # fmt: skip
-        """meta, trace_id/span_id, tags and service, from defaults, context() and extras."""
-        tail = tail_keys(attrs) if len(attrs) != INIT_COUNT else ()
-        context = _fields.get()
+    def _add_fields(self, entry: dict[str, Any], attrs: dict[str, Any], tail: Sequence[str],
+                    context: Mapping[str, Any], notes: list[str]) -> None:  # fmt: skip
+        """meta, trace_id/span_id, tags and service, from defaults, context() and the
+        record's ``tail`` (the attribute names added after LogRecord.__init__: extras)."""
         trace_id = span_id = None
         if tail or self._meta or context is not _NO_CONTEXT:
             meta = self._meta.copy() if context is _NO_CONTEXT else {**self._meta, **context}
