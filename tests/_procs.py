@@ -6,10 +6,8 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
-import textwrap
 import time
-from typing import Callable, Dict, List, Mapping, Optional
+from typing import Callable, Dict, List, Mapping
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LISTENER_MARK = "astralog_logging._listener"
@@ -25,21 +23,12 @@ def drain_env(endpoint: str, token: str, **extra: str) -> Dict[str, str]:
     return env
 
 
-def run_script(code: str, env: Mapping[str, str], timeout: float = 60.0,
-               args: Optional[List[str]] = None) -> subprocess.CompletedProcess[str]:
-    """Run ``code`` as a script in a fresh interpreter; fail on a non-zero exit.
-
-    A real file rather than ``-c``, so that spawn and forkserver children can import it.
-    """
-    with tempfile.TemporaryDirectory() as workdir:
-        script = os.path.join(workdir, "script.py")
-        with open(script, "w") as f:
-            f.write(textwrap.dedent(code))
-        proc = subprocess.run(
-            [sys.executable, script, *(args or [])],
-            env=dict(env), capture_output=True, text=True, timeout=timeout,
-        )
-    return _succeeded(proc)
+def run_file(path: str, *args: str, env: Mapping[str, str],
+             timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+    """Run the Python file ``path`` with ``args`` in a fresh interpreter; fail on a non-zero
+    exit. A file rather than ``-c``, so that spawn and forkserver children can import it."""
+    return _succeeded(subprocess.run([sys.executable, path, *args], env=dict(env),
+                                     capture_output=True, text=True, timeout=timeout))
 
 
 def program(name: str, *args: str) -> List[str]:
@@ -50,8 +39,7 @@ def program(name: str, *args: str) -> List[str]:
 def run_program(name: str, *args: str, env: Mapping[str, str],
                 timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
     """Run ``tests/programs/<name>.py`` in a fresh interpreter; fail on a non-zero exit."""
-    return _succeeded(subprocess.run(program(name, *args), env=dict(env), capture_output=True,
-                                     text=True, timeout=timeout))
+    return run_file(os.path.join(PROGRAMS, f"{name}.py"), *args, env=env, timeout=timeout)
 
 
 def _succeeded(proc: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:

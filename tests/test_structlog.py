@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-from pathlib import Path
 from types import ModuleType
 from typing import Iterator
 
@@ -13,7 +12,7 @@ import pytest
 
 from astralog_logging import context
 
-from ._procs import ROOT, drain_env, run_script
+from ._procs import ROOT, drain_env, run_file
 from ._web import Site, new_id, site
 
 structlog = pytest.importorskip("structlog")
@@ -97,7 +96,7 @@ def test_level_filtering_follows_the_stdlib_logger(shop: Site) -> None:
 def test_example_runs_as_documented(shop: Site) -> None:
     """python examples/structlog_setup.py ships its two events with their fields."""
     env = drain_env(shop.drain.endpoint, shop.drain.token, ASTRALOG_SERVICE="structlog-example")
-    run_script(Path(EXAMPLE).read_text(), env, timeout=60)
+    run_file(EXAMPLE, env=env, timeout=60)
     records = [r for r in shop.drain.wait_for_records(2, timeout=10)
                if r["logger"] == "jobs.nightly"]
     started, failed = sorted(records, key=lambda r: r["timestamp"])
