@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -40,6 +42,23 @@ def run_program(name: str, *args: str, env: Mapping[str, str],
                 timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
     """Run ``tests/programs/<name>.py`` in a fresh interpreter; fail on a non-zero exit."""
     return run_file(os.path.join(PROGRAMS, f"{name}.py"), *args, env=env, timeout=timeout)
+
+
+def run_stopping_listener(name: str, *args: str, env: Mapping[str, str],
+                          timeout: float) -> tuple[str, str]:
+    """Run a program whose first stdout line is the pid of a listener it stopped (SIGSTOP);
+    its stdout after that line and its stderr. The listener is killed whatever happens:
+    a stopped one must not outlive a failed run."""
+    proc = subprocess.Popen(program(name, *args), env=dict(env), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    listener = int(proc.stdout.readline())
+    try:
+        return proc.communicate(timeout=timeout)
+    finally:
+        proc.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(listener, signal.SIGKILL)
 
 
 def _succeeded(proc: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:

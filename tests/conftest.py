@@ -6,6 +6,7 @@ from typing import Iterator
 
 import pytest
 
+from astralog_logging._ipc._shared import SharedStats
 from astralog_logging.testing import LocalDrain
 
 
@@ -20,3 +21,12 @@ def drain() -> Iterator[LocalDrain]:
         yield local
     if not local.allow_errors:
         local.assert_no_errors()
+
+
+@pytest.fixture
+def stats() -> Iterator[SharedStats]:
+    """A fresh shared-counters file of our own (no listener), unlinked afterwards."""
+    shared = SharedStats.create()
+    yield shared
+    shared.close()
+    shared.unlink()

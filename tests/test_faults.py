@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import collections
-import contextlib
 import logging
 import os
 import signal
@@ -15,7 +14,7 @@ import pytest
 from astralog_logging import AstralogHandler
 from astralog_logging.testing import LocalDrain
 
-from ._procs import drain_env, program, run_program, wait_until
+from ._procs import drain_env, program, run_program, run_stopping_listener, wait_until
 
 
 def _indices(drain: LocalDrain, tag: str) -> list[int]:
@@ -147,17 +146,9 @@ def test_callbacks_hear_successes_and_failures(drain: LocalDrain, tmp_path: Path
 def test_a_stderr_nobody_reads_never_blocks_emit(drain: LocalDrain) -> None:
     """Reports of a full queue go to stderr from a thread of their own: with stderr a full
     pipe (a stuck log collector), every log call still returns and drops are counted."""
-    proc = subprocess.Popen(
-        program("faults", "blocked"), env=drain_env(drain.endpoint, drain.token, MAX_QUEUE="50"),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    listener = int(proc.stdout.readline())
-    try:
-        out, err = proc.communicate(timeout=60)
-    finally:  # a stopped listener must not outlive a failed run
-        proc.kill()
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(listener, signal.SIGKILL)
+    out, err = run_stopping_listener(
+        "faults", "blocked", env=drain_env(drain.endpoint, drain.token, MAX_QUEUE="50"),
+        timeout=60)
     assert out.split() == ["True"], err
 
 

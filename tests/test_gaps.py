@@ -4,9 +4,7 @@ counted by its successor, exactly; records a producer dropped itself are never a
 from __future__ import annotations
 
 import os
-from typing import Iterator, List
-
-import pytest
+from typing import List
 
 from astralog_logging._app._channel import Channel
 from astralog_logging._ipc import _shared, _wire
@@ -14,14 +12,6 @@ from astralog_logging._ipc._ledger import Ledger
 from astralog_logging._ipc._shared import SharedStats
 from astralog_logging._listener._gaps import Gaps
 from astralog_logging._report import Reporter
-
-
-@pytest.fixture
-def stats() -> Iterator[SharedStats]:
-    shared = SharedStats.create()
-    yield shared
-    shared.close()
-    shared.unlink()
 
 
 def test_frames_in_order_have_no_gaps(stats: SharedStats) -> None:

@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Iterator
-
 import pytest
 
 from astralog_logging._ipc._ledger import Ledger, Loss, OwnerLedger
 from astralog_logging._ipc._shared import Counter, SharedStats
-
-
-@pytest.fixture
-def stats() -> Iterator[SharedStats]:
-    shared = SharedStats.create()
-    yield shared
-    shared.unlink()
-    shared.close()
 
 
 @pytest.mark.parametrize(("reason", "shown_as"), [
