@@ -17,69 +17,21 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Dict, List, NamedTuple, Optional, Union
+from typing import Any, Dict, List, Optional
 
 import pytest
 import requests
 
-from astralog_logging import __version__
 from astralog_logging.drain import DrainServer
 from astralog_logging.drain._cli import format_record
 from astralog_logging.drain._store import Store
 from astralog_logging.drain._validate import MAX_ENTRY_BYTES, validate_entry
 from astralog_logging.testing import LocalDrain
 
-ROOT = Path(__file__).resolve().parent.parent
-USER_AGENT = f"astralog-logging/{__version__} python/{sys.version_info[0]}.{sys.version_info[1]}"
+from ._batches import USER_AGENT, Target, make_body, make_entry, post
+from ._procs import ROOT
+
 _DELETE = object()
-
-
-def _entry(i: int = 0, **fields: Any) -> Dict[str, Any]:
-    entry: Dict[str, Any] = {
-        "timestamp": "2026-11-24T10:00:00.123456Z", "level": "error", "message": f"m{i}",
-        "logger": "app.db", "host": "web-1", "pid": 4242, "process_name": "MainProcess",
-        "thread_name": "MainThread",
-        "source": {"file": "app/db.py", "line": 88, "function": "connect"},
-        "trace_id": "req-8f72", "span_id": None, "tags": ["db"], "meta": {"i": i},
-        "exception": {"type": "ConnectionError", "module": "builtins", "message": "refused",
-                      "stacktrace": "Traceback ...",
-                      "frames": [{"file": "app/db.py", "line": 88, "function": "connect"}],
-                      "cause": {"type": "OSError", "module": "builtins", "message": "no route",
-                                "stacktrace": "Traceback ...", "frames": [], "cause": None}},
-        "truncated": False,
-    }
-    entry.update(fields)
-    return entry
-
-
-def _body(entries: Optional[List[Any]] = None, **fields: Any) -> Dict[str, Any]:
-    body: Dict[str, Any] = {"project_id": "my-startup", "service": "web",
-                            "batch_id": uuid.uuid4().hex,
-                            "sdk": {"name": "astralog-logging", "version": __version__},
-                            "logs": [_entry(i) for i in range(3)] if entries is None else entries}
-    body.update(fields)
-    return body
-
-
-class _Target(NamedTuple):
-    endpoint: str
-    token: str
-
-
-def _post(drain: Union[LocalDrain, _Target], body: Any, *, gzip: bool = True,
-          data: Optional[bytes] = None,
-          headers: Optional[Dict[str, Optional[str]]] = None) -> requests.Response:
-    raw = json.dumps(body).encode() if data is None else data
-    sent: Dict[str, Optional[str]] = {
-        "Authorization": f"Bearer {drain.token}", "Content-Type": "application/json",
-        "Idempotency-Key": body.get("batch_id") if isinstance(body, dict) else None,
-        "User-Agent": USER_AGENT}
-    if gzip:
-        sent["Content-Encoding"] = "gzip"
-        raw = gzip_module.compress(raw) if data is None else raw
-    sent.update(headers or {})
-    return requests.post(drain.endpoint, data=raw, timeout=10,
-                         headers={k: v for k, v in sent.items() if v is not None})
 
 
 def _set(entry: Dict[str, Any], path: str, value: Any) -> None:
@@ -96,8 +48,8 @@ def _set(entry: Dict[str, Any], path: str, value: Any) -> None:
 @pytest.mark.parametrize("gzip", [True, False], ids=["gzip", "plain"])
 def test_valid_batch_is_stored_as_sent_and_counted(drain: LocalDrain, gzip: bool) -> None:
     """A valid batch, gzip or not, is answered 200 {"accepted": N} and stored as sent."""
-    body = _body()
-    response = _post(drain, body, gzip=gzip)
+    body = make_body()
+    response = post(drain, body, gzip=gzip)
     assert (response.status_code, response.json()) == (200, {"accepted": 3})
     assert drain.records() == body["logs"]
     assert drain.batches() == [body]
@@ -109,10 +61,10 @@ def test_valid_batch_is_stored_as_sent_and_counted(drain: LocalDrain, gzip: bool
 
 def test_minimal_entries_and_unknown_fields_are_accepted(drain: LocalDrain) -> None:
     """Only the required fields are needed, and fields protocol.md does not name are kept."""
-    minimal = {key: _entry()[key] for key in ("timestamp", "level", "message", "logger", "host",
+    minimal = {key: make_entry()[key] for key in ("timestamp", "level", "message", "logger", "host",
                                               "pid", "process_name", "thread_name")}
-    body = _body([minimal, _entry(1, future_field={"x": 1}, level="level 5")], extra="kept")
-    assert _post(drain, body).status_code == 200
+    body = make_body([minimal, make_entry(1, future_field={"x": 1}, level="level 5")], extra="kept")
+    assert post(drain, body).status_code == 200
     assert drain.records() == body["logs"]
     assert drain.batches()[0]["extra"] == "kept"
 
@@ -149,10 +101,10 @@ def test_bad_entry_is_400_naming_field_and_index(drain: LocalDrain, path: str, v
                                                  error: str) -> None:
     """A bad entry field is a 400 whose error names logs[i].field and whose index is i."""
     drain.allow_errors = True
-    body = _body()
+    body = make_body()
     _set(body["logs"][1], path, value)
     body["logs"][2]["pid"] = "also bad, but later"
-    response = _post(drain, body)
+    response = post(drain, body)
     assert response.status_code == 400
     assert response.json()["index"] == 1
     assert response.json()["error"].startswith(error)
@@ -176,9 +128,9 @@ def test_bad_envelope_is_400_without_index(drain: LocalDrain, field: str, value:
                                            error: str) -> None:
     """An envelope fault is a 400 naming the field, with no index (only entries get one)."""
     drain.allow_errors = True
-    body = _body()
+    body = make_body()
     _set(body, field, value)
-    response = _post(drain, body, headers={"Idempotency-Key": uuid.uuid4().hex})
+    response = post(drain, body, headers={"Idempotency-Key": uuid.uuid4().hex})
     assert response.status_code == 400
     assert response.json()["error"].startswith(error)
     assert "index" not in response.json()
@@ -187,7 +139,7 @@ def test_bad_envelope_is_400_without_index(drain: LocalDrain, field: str, value:
 def test_entry_that_is_not_an_object_is_400_with_index(drain: LocalDrain) -> None:
     """An entry that is not a JSON object is refused with its own index."""
     drain.allow_errors = True
-    response = _post(drain, _body([_entry(), ["not", "an", "entry"]]))
+    response = post(drain, make_body([make_entry(), ["not", "an", "entry"]]))
     assert response.status_code == 400
     assert response.json() == {"error": "logs[1]: expected an object", "index": 1}
 
@@ -210,7 +162,7 @@ def test_bad_request_is_400_naming_header_or_body(drain: LocalDrain, headers: Di
                                                   data: Optional[bytes], error: str) -> None:
     """Wrong headers or an undecodable body are a 400 that names the culprit, nothing stored."""
     drain.allow_errors = True
-    response = _post(drain, _body(), data=data, headers=headers)
+    response = post(drain, make_body(), data=data, headers=headers)
     assert response.status_code == 400
     assert response.json()["error"].startswith(error)
     assert "index" not in response.json()
@@ -221,7 +173,7 @@ def test_bad_request_is_400_naming_header_or_body(drain: LocalDrain, headers: Di
 def test_missing_or_wrong_token_is_401_before_anything_else(
         drain: LocalDrain, authorization: Optional[str]) -> None:
     """No or a wrong token is a 401 (never 403), even when the body is also invalid."""
-    response = _post(drain, {"not": "valid"}, headers={"Authorization": authorization})
+    response = post(drain, {"not": "valid"}, headers={"Authorization": authorization})
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == "Bearer"
     assert "Authorization" in response.json()["error"]
@@ -230,36 +182,36 @@ def test_missing_or_wrong_token_is_401_before_anything_else(
 def test_body_over_5_mib_decompressed_is_413(drain: LocalDrain) -> None:
     """Over 5 MiB once inflated is a 413, whether it came gzip'd (a bomb) or plain."""
     bomb = gzip_module.compress(b" " * (6 * 1024 * 1024) + b"{}")
-    assert _post(drain, _body(), data=bomb).status_code == 413
-    plain = json.dumps(_body(meta_pad="x" * (6 * 1024 * 1024))).encode()
-    assert _post(drain, _body(), data=plain, gzip=False).status_code == 413
-    assert _post(drain, _body()).status_code == 200  # and the drain is still fine
+    assert post(drain, make_body(), data=bomb).status_code == 413
+    plain = json.dumps(make_body(meta_pad="x" * (6 * 1024 * 1024))).encode()
+    assert post(drain, make_body(), data=plain, gzip=False).status_code == 413
+    assert post(drain, make_body()).status_code == 200  # and the drain is still fine
 
 
 def test_entry_over_256_kib_is_413_with_its_index(drain: LocalDrain) -> None:
     """One entry serializing over 256 KiB is a 413 (split/truncate), not a 400 (drop)."""
-    body = _body([_entry(0), _entry(1, message="x" * MAX_ENTRY_BYTES)])
-    response = _post(drain, body)
+    body = make_body([make_entry(0), make_entry(1, message="x" * MAX_ENTRY_BYTES)])
+    response = post(drain, body)
     assert response.status_code == 413
     assert response.json()["index"] == 1 and "logs[1]" in response.json()["error"]
-    fits = _entry(1, message="")
+    fits = make_entry(1, message="")
     fits["message"] = "x" * (MAX_ENTRY_BYTES - len(json.dumps(fits, separators=(",", ":"))))
-    assert _post(drain, _body([fits])).status_code == 200
+    assert post(drain, make_body([fits])).status_code == 200
 
 
 def test_more_than_10000_entries_is_413(drain: LocalDrain) -> None:
     """10,000 entries are accepted; 10,001 are a 413 with no index."""
-    small = {key: _entry()[key] for key in ("timestamp", "level", "message", "logger", "host",
+    small = {key: make_entry()[key] for key in ("timestamp", "level", "message", "logger", "host",
                                             "pid", "process_name", "thread_name")}
-    response = _post(drain, _body([small] * 10_001))
+    response = post(drain, make_body([small] * 10_001))
     assert response.status_code == 413 and "index" not in response.json()
-    assert _post(drain, _body([small] * 10_000)).json() == {"accepted": 10_000}
+    assert post(drain, make_body([small] * 10_000)).json() == {"accepted": 10_000}
 
 
 def test_repeated_batch_id_is_200_and_stored_once(drain: LocalDrain) -> None:
     """A batch_id already accepted is answered 200 again and nothing is stored twice."""
-    body = _body()
-    first, again = _post(drain, body), _post(drain, body)
+    body = make_body()
+    first, again = post(drain, body), post(drain, body)
     assert first.json() == again.json() == {"accepted": 3}
     assert len(drain.records()) == 3 and len(drain.batches()) == 1
 
@@ -276,8 +228,8 @@ def test_other_paths_404_and_other_methods_405(drain: LocalDrain) -> None:
 def test_fail_next_answers_in_order_then_serves(drain: LocalDrain) -> None:
     """fail_next: the scripted statuses in order (Retry-After on 429/503 only), then normal."""
     drain.fail_next(503, 429, 500, retry_after=3)
-    body = _body()
-    answers = [_post(drain, body) for _ in range(4)]
+    body = make_body()
+    answers = [post(drain, body) for _ in range(4)]
     assert [a.status_code for a in answers] == [503, 429, 500, 200]
     assert [a.headers.get("Retry-After") for a in answers] == ["3", "3", None, None]
     assert len(drain.records()) == 3
@@ -288,7 +240,7 @@ def test_fail_next_answers_in_order_then_serves(drain: LocalDrain) -> None:
 def test_faults_come_before_validation(drain: LocalDrain) -> None:
     """An injected failure answers even an invalid request, and is not counted as an error."""
     drain.fail_next(503)
-    assert _post(drain, {"bad": True}, headers={"Authorization": None}).status_code == 503
+    assert post(drain, {"bad": True}, headers={"Authorization": None}).status_code == 503
     assert drain.errors == []
 
 
@@ -296,8 +248,8 @@ def test_reset_next_closes_without_answer(drain: LocalDrain) -> None:
     """reset_next: the request is read, then the connection closes with no answer at all."""
     drain.reset_next(1)
     with pytest.raises(requests.ConnectionError):
-        _post(drain, _body())
-    assert _post(drain, _body()).status_code == 200
+        post(drain, make_body())
+    assert post(drain, make_body()).status_code == 200
     assert [r.status for r in drain.requests()] == [None, 200]
 
 
@@ -305,26 +257,26 @@ def test_delay_holds_every_answer(drain: LocalDrain) -> None:
     """delay: each request waits at least that long before it is answered."""
     drain.delay(0.3)
     started = time.monotonic()
-    assert _post(drain, _body()).status_code == 200
+    assert post(drain, make_body()).status_code == 200
     assert time.monotonic() - started >= 0.3
 
 
 def test_fail_ratio_fails_a_seeded_share(drain: LocalDrain) -> None:
     """fail_ratio: a random (seeded, so repeatable) share fails; the rest are served."""
     drain.fail_ratio(0.5, status=502, seed=7)
-    statuses = [_post(drain, _body()).status_code for _ in range(30)]
+    statuses = [post(drain, make_body()).status_code for _ in range(30)]
     assert set(statuses) == {200, 502}
     drain.clear_faults()
     drain.fail_ratio(0.5, status=502, seed=7)
-    assert [_post(drain, _body()).status_code for _ in range(30)] == statuses
+    assert [post(drain, make_body()).status_code for _ in range(30)] == statuses
 
 
 def test_fail_ratio_ends_after_its_window(drain: LocalDrain) -> None:
     """fail_ratio with seconds: everything fails inside the window, nothing after it."""
     drain.fail_ratio(1.0, seconds=0.3)
     started = time.monotonic()
-    assert _post(drain, _body()).status_code == 503
-    while _post(drain, _body()).status_code != 200:
+    assert post(drain, make_body()).status_code == 503
+    while post(drain, make_body()).status_code != 200:
         assert time.monotonic() - started < 10, "the failure window never ended"
     assert time.monotonic() - started >= 0.3
 
@@ -332,15 +284,15 @@ def test_fail_ratio_ends_after_its_window(drain: LocalDrain) -> None:
 def test_reject_token_until_cleared(drain: LocalDrain) -> None:
     """reject_token: every request gets 401/403 as if revoked, until the faults are cleared."""
     drain.reject_token(403)
-    assert _post(drain, _body()).status_code == 403
+    assert post(drain, make_body()).status_code == 403
     drain.clear_faults()
-    assert _post(drain, _body()).status_code == 200
+    assert post(drain, make_body()).status_code == 200
 
 
 def test_refuse_for_refuses_connects_then_reopens_same_port(drain: LocalDrain) -> None:
     """refuse_for: connects are refused (pooled connections cut too), then the port is back."""
     with requests.Session() as session:
-        body = _body()
+        body = make_body()
         kwargs: Dict[str, Any] = {"data": json.dumps(body), "timeout": 10, "headers": {
             "Authorization": f"Bearer {drain.token}", "Content-Type": "application/json",
             "Idempotency-Key": body["batch_id"], "User-Agent": USER_AGENT}}
@@ -359,7 +311,7 @@ def test_refuse_for_refuses_connects_then_reopens_same_port(drain: LocalDrain) -
 
 def test_wait_for_records_returns_once_enough_arrived(drain: LocalDrain) -> None:
     """wait_for_records wakes up when records arrive from another thread."""
-    sender = threading.Thread(target=lambda: [_post(drain, _body()) for _ in range(2)])
+    sender = threading.Thread(target=lambda: [post(drain, make_body()) for _ in range(2)])
     sender.start()
     assert len(drain.wait_for_records(6, timeout=10)) == 6
     sender.join()
@@ -368,7 +320,7 @@ def test_wait_for_records_returns_once_enough_arrived(drain: LocalDrain) -> None
 def test_wait_for_records_times_out_with_assertion_error(drain: LocalDrain) -> None:
     """wait_for_records fails clearly (how many arrived, last answers) when too few came."""
     drain.fail_next(503)
-    _post(drain, _body())
+    post(drain, make_body())
     with pytest.raises(AssertionError, match=r"1 record within 0.2 s, but 0 arrived.*503"):
         drain.wait_for_records(1, timeout=0.2)
 
@@ -376,7 +328,7 @@ def test_wait_for_records_times_out_with_assertion_error(drain: LocalDrain) -> N
 def test_records_stay_readable_after_stop() -> None:
     """After the drain stops, records() and batches() still show what arrived; stop twice ok."""
     with LocalDrain() as local:
-        _post(local, _body())
+        post(local, make_body())
     local.stop()
     assert len(local.records()) == 3 and len(local.batches()) == 1
 
@@ -385,8 +337,8 @@ def test_file_database_is_readable_by_another_connection(tmp_path: Path) -> None
     """With a file, entries land in SQLite (WAL) where another reader can query them."""
     path = tmp_path / "drain.db"
     with LocalDrain(db_path=str(path)) as local:
-        body = _body()
-        _post(local, body)
+        body = make_body()
+        post(local, body)
         with contextlib.closing(sqlite3.connect(path)) as reader:
             rows = reader.execute("SELECT batch_id, position, level, service, json "
                                   "FROM entries ORDER BY id").fetchall()
@@ -400,13 +352,13 @@ def test_file_database_is_readable_by_another_connection(tmp_path: Path) -> None
 def test_assert_no_errors_lists_the_refusals() -> None:
     """assert_no_errors fails with each 400's reason, so a test shows what the sender broke."""
     with LocalDrain() as local:
-        _post(local, _body(), headers={"User-Agent": "curl/8"})
+        post(local, make_body(), headers={"User-Agent": "curl/8"})
         with pytest.raises(AssertionError, match="400 User-Agent"):
             local.assert_no_errors()
 
 
 def _post_from_child(endpoint: str, token: str, hold: Any) -> None:
-    body = _body()
+    body = make_body()
     requests.post(endpoint, data=json.dumps(body), timeout=10, headers={
         "Authorization": f"Bearer {token}", "Content-Type": "application/json",
         "Idempotency-Key": body["batch_id"], "User-Agent": USER_AGENT}).raise_for_status()
@@ -438,9 +390,9 @@ def test_callbacks_see_each_stored_record_and_batch_once() -> None:
     records: List[Dict[str, Any]] = []
     batches: List[Dict[str, Any]] = []
     with DrainServer(token="t", on_record=records.append, on_batch=batches.append) as server:
-        body = _body()
+        body = make_body()
         for _ in range(2):
-            assert _post(_Target(server.endpoint, "t"), body).status_code == 200
+            assert post(Target(server.endpoint, "t"), body).status_code == 200
     assert records == body["logs"] and batches == [body]
 
 
@@ -454,11 +406,11 @@ def test_slow_body_is_408() -> None:
 
 def test_validate_entry_is_usable_on_its_own() -> None:
     """validate_entry: None for a good entry, else the reason naming the field or the size."""
-    assert validate_entry(_entry()) is None
-    bad = copy.deepcopy(_entry())
+    assert validate_entry(make_entry()) is None
+    bad = copy.deepcopy(make_entry())
     bad["source"]["line"] = "88"
     assert validate_entry(bad) == "entry.source.line: expected an integer"
-    assert "over the limit" in str(validate_entry(_entry(message="x" * MAX_ENTRY_BYTES)))
+    assert "over the limit" in str(validate_entry(make_entry(message="x" * MAX_ENTRY_BYTES)))
 
 
 def test_store_filters_by_level_service_trace_and_position() -> None:
@@ -466,9 +418,9 @@ def test_store_filters_by_level_service_trace_and_position() -> None:
     store = Store()
     try:
         levels = ["debug", "info", "warn", "error", "critical", "level 5"]
-        logs = [_entry(i, level=level, trace_id=f"t{i % 2}") for i, level in enumerate(levels)]
+        logs = [make_entry(i, level=level, trace_id=f"t{i % 2}") for i, level in enumerate(levels)]
         logs[0]["service"] = "worker"
-        assert store.add_batch(_body(logs)) is True
+        assert store.add_batch(make_body(logs)) is True
         assert [e["level"] for e in store.entries(level="warn")] == ["warn", "error", "critical"]
         assert [e["level"] for e in store.entries(level="info")] == levels[1:]
         assert [e["meta"]["i"] for e in store.entries(service="worker")] == [0]
@@ -482,7 +434,7 @@ def test_store_filters_by_level_service_trace_and_position() -> None:
 
 def test_format_record_reads_like_a_log_line() -> None:
     """The CLI's line: time, level, service/logger, message, meta, then the traceback."""
-    line = format_record(_entry(meta={"attempt": 2}, trace_id=None), "web")
+    line = format_record(make_entry(meta={"attempt": 2}, trace_id=None), "web")
     first, *trace = line.splitlines()
     assert first == '10:00:00.123 ERROR    web/app.db  m0  {"attempt": 2}'
     assert trace == ["    Traceback ..."]
@@ -498,7 +450,7 @@ def test_cli_prints_records_and_stops_on_sigterm(tmp_path: Path) -> None:
         assert proc.stdout is not None
         banner = proc.stdout.readline()
         assert proc.stdout.readline().startswith("the page: http://127.0.0.1:")
-        assert _post(_Target(banner.split()[4], "cli-token"), _body()).status_code == 200
+        assert post(Target(banner.split()[4], "cli-token"), make_body()).status_code == 200
         assert proc.stdout.readline().startswith("10:00:00.123 ERROR    web/app.db  m0")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0

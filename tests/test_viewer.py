@@ -26,8 +26,9 @@ import requests
 from astralog_logging.drain._query import Filters, histogram
 from astralog_logging.drain._store import Store
 from astralog_logging.testing import LocalDrain
+from tests._batches import make_body, make_entry, post
 from tests._browser import chromium
-from tests.test_drain import ROOT, _body, _entry, _post
+from tests._procs import ROOT, wait_until
 
 TOKEN = "tok-5ecret-never-on-the-page"
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; "
@@ -46,12 +47,12 @@ def page() -> Iterator[LocalDrain]:
 
 def _plain(i: int, **fields: Any) -> Dict[str, Any]:
     """An entry without an exception or a trace id, with ``fields``."""
-    entry = {key: value for key, value in _entry(i).items() if key != "exception"}
+    entry = {key: value for key, value in make_entry(i).items() if key != "exception"}
     return {**entry, "trace_id": None, **fields}
 
 
 def _send(drain: LocalDrain, *entries: Dict[str, Any], service: str = "web") -> None:
-    assert _post(drain, _body(list(entries), service=service)).status_code == 200
+    assert post(drain, make_body(list(entries), service=service)).status_code == 200
 
 
 def _api(drain: LocalDrain, path: str, **params: Any) -> Any:
@@ -87,22 +88,12 @@ def _event(stream: http.client.HTTPResponse) -> List[str]:
         lines.append(line)
 
 
-def _wait(done: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = done()
-        if found:
-            return found
-        assert time.monotonic() < deadline, f"{what}: not within {timeout:g} s"
-        time.sleep(0.05)
-
-
 # The API
 
 
 def test_every_page_response_has_the_csp_and_never_the_token(page: LocalDrain) -> None:
     """Page, scripts, styles and API carry the CSP and nosniff; none of them holds the token."""
-    _send(page, _entry(1))
+    _send(page, make_entry(1))
     bodies = []
     for path in ("", "static/app.js", "static/style.css", "api/entries", "api/counters",
                  "api/histogram", "api/entries?level=nope"):
@@ -126,7 +117,7 @@ def test_entries_filter_newest_first_by_every_field(page: LocalDrain) -> None:
 
     _send(page, one(0, logger="app.cache"), one(1, level="warn", meta={"request_id": "r-1"}),
           one(2, level="error", trace_id="t-9", timestamp="2026-11-24T11:30:00.000000Z"),
-          _entry(3, level="critical", meta={"request_id": "r-1", "cart": "café 42"}))
+          make_entry(3, level="critical", meta={"request_id": "r-1", "cart": "café 42"}))
     _send(page, one(4, level="debug"), service="billing")
     assert _messages(page) == ["m4", "m3", "m2", "m1", "m0"]
     assert _messages(page, level="warn") == ["m3", "m2", "m1"]
@@ -142,7 +133,7 @@ def test_entries_filter_newest_first_by_every_field(page: LocalDrain) -> None:
 
 def test_cursor_pages_through_everything_once(page: LocalDrain) -> None:
     """Following ``next`` visits every matching entry once, newest first, then stops."""
-    _send(page, *[_entry(i, level="error" if i % 2 else "info") for i in range(9)])
+    _send(page, *[make_entry(i, level="error" if i % 2 else "info") for i in range(9)])
     seen: List[str] = []
     before = None
     while True:
@@ -158,13 +149,13 @@ def test_cursor_pages_through_everything_once(page: LocalDrain) -> None:
 def test_counters_count_batches_duplicates_and_refusals(page: LocalDrain) -> None:
     """Counters: stored batches and entries, repeated batches, refusals by status."""
     page.allow_errors = True
-    body = _body()
-    assert _post(page, body).status_code == 200
-    assert _post(page, body).status_code == 200  # the same batch id again
-    assert _post(page, _body(), headers={"Authorization": "Bearer wrong"}).status_code == 401
-    assert _post(page, _body([{"level": "info"}])).status_code == 400
+    body = make_body()
+    assert post(page, body).status_code == 200
+    assert post(page, body).status_code == 200  # the same batch id again
+    assert post(page, make_body(), headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert post(page, make_body([{"level": "info"}])).status_code == 400
     page.fail_next(503)
-    assert _post(page, _body()).status_code == 503
+    assert post(page, make_body()).status_code == 503
     counts = _api(page, "counters")
     assert (counts["batches"], counts["entries"], counts["duplicates"]) == (1, 3, 1)
     assert counts["rejected"] == {"401": 1, "400": 1}
@@ -174,7 +165,7 @@ def test_counters_count_batches_duplicates_and_refusals(page: LocalDrain) -> Non
 
 def test_histogram_counts_by_level_over_the_range(page: LocalDrain) -> None:
     """The histogram counts entries per bucket and level, inside the range only."""
-    _send(page, *[_entry(i, level=("info", "error")[i % 2],
+    _send(page, *[make_entry(i, level=("info", "error")[i % 2],
                          timestamp=f"2026-11-24T10:0{i}:00.000000Z") for i in range(6)])
     minutes = _api(page, "histogram", since="2026-11-24T10:00", until="2026-11-24T11:00")
     assert minutes["bucket"] == "minute"
@@ -218,7 +209,7 @@ def test_histogram_with_a_filter_stops_at_its_budget_with_the_newest_counted() -
     store = Store()
     try:
         for n in range(3):
-            store.add_batch(_body([_plain(n * 4000 + i, timestamp=f"2026-11-24T10:0{n}:00Z")
+            store.add_batch(make_body([_plain(n * 4000 + i, timestamp=f"2026-11-24T10:0{n}:00Z")
                                    for i in range(4000)]))
         wide = Filters(q="m", since="2026-11-24T10:00", until="2026-11-24T11:00")
         whole = histogram(store, wide, budget=60.0)
@@ -235,7 +226,7 @@ def test_histogram_with_a_filter_stops_at_its_budget_with_the_newest_counted() -
 def test_page_is_read_only_and_answers_only_loopback_names(page: LocalDrain) -> None:
     """Only GETs read the page; a foreign Host name (DNS rebinding) is refused."""
     page.allow_errors = True
-    _send(page, _entry(1))
+    _send(page, make_entry(1))
     assert requests.post(f"{page.page_url}api/entries", timeout=10).status_code == 404
     assert requests.delete(f"{page.page_url}api/entries", timeout=10).status_code == 404
     foreign = requests.get(f"{page.page_url}api/entries", headers={"Host": "evil.example"},
@@ -257,7 +248,7 @@ def test_stream_sends_new_entries_and_ends_when_the_drain_stops(page: LocalDrain
     with _stream(page, level="error") as stream:
         assert _event(stream) == ["retry: 2000\n"]
         assert _event(stream)[0] == "event: counters\n"
-        _send(page, _entry(1, level="info"), _entry(2, level="error"))
+        _send(page, make_entry(1, level="info"), make_entry(2, level="error"))
         name, data = _event(stream)
         while name != "event: entries\n":  # the counters moved too
             name, data = _event(stream)
@@ -304,7 +295,7 @@ def test_stream_shows_what_the_store_holds_not_what_passed_through(tmp_path: Pat
         _caught_up(stream)
         other = Store(path)  # a second writer on the same file, as another drain would be
         try:
-            other.add_batch(_body([_plain(1, level="info"), _plain(2, level="error")]))
+            other.add_batch(make_body([_plain(1, level="info"), _plain(2, level="error")]))
         finally:
             other.close()
         data = _live_rows(stream)
@@ -313,7 +304,7 @@ def test_stream_shows_what_the_store_holds_not_what_passed_through(tmp_path: Pat
 
 def test_an_open_stream_changes_nothing_ingest_answers_or_stores() -> None:
     """The same batches get the same replies and are stored alike with a stream open or not."""
-    batches = [_body([_plain(n * 10 + i, level=("info", "error")[i % 2]) for i in range(5)])
+    batches = [make_body([_plain(n * 10 + i, level=("info", "error")[i % 2]) for i in range(5)])
                for n in range(6)]
     batches.append(batches[2])  # a repeat: answered 200, stored once
     seen: List[Any] = []
@@ -322,7 +313,7 @@ def test_an_open_stream_changes_nothing_ingest_answers_or_stores() -> None:
             if watching:
                 stream = stack.enter_context(_stream(drain))
                 _caught_up(stream)
-            replies = [(r.status_code, r.json()) for r in (_post(drain, b) for b in batches)]
+            replies = [(r.status_code, r.json()) for r in (post(drain, b) for b in batches)]
             if watching:
                 streamed: List[str] = []
                 while len(streamed) < 30:
@@ -413,7 +404,7 @@ def _open(browser: Any, drain: LocalDrain, wanted: Callable[[List[str]], bool],
     assert drain.page_url is not None
     url = drain.page_url + query
     browser.get(url)
-    rows: List[str] = _wait(lambda: (lambda found: found if wanted(found) else None)(
+    rows: List[str] = wait_until(lambda: (lambda found: found if wanted(found) else None)(
         _rows(browser)), 10, f"rows on {url}")
     return rows
 
@@ -422,7 +413,7 @@ def _open(browser: Any, drain: LocalDrain, wanted: Callable[[List[str]], bool],
 def test_browser_lists_entries_with_their_exception_type(page: LocalDrain, browser: Any) -> None:
     """The first screen lists entries newest first, an exception's type and message at a glance."""
     _send(page, _plain(1, level="info"),
-          _entry(2, exception={**_entry()["exception"], "type": "PaymentDeclined",
+          make_entry(2, exception={**make_entry()["exception"], "type": "PaymentDeclined",
                                "message": "card expired"}))
     assert _open(browser, page, lambda rows: len(rows) == 2) == ["m2", "m1"]
     summaries = [e.text for e in browser.find_elements("css selector", ".exc-summary")]
@@ -432,7 +423,7 @@ def test_browser_lists_entries_with_their_exception_type(page: LocalDrain, brows
 @pytest.mark.timeout(60)
 def test_browser_level_in_the_url_filters(page: LocalDrain, browser: Any) -> None:
     """?level=error shows error and critical entries only, and the form says so."""
-    _send(page, *[_entry(i, level=level) for i, level in
+    _send(page, *[make_entry(i, level=level) for i, level in
                   enumerate(("debug", "info", "warn", "error", "critical"))])
     rows = _open(browser, page, lambda rows: len(rows) >= 2, "?level=error")
     assert rows == ["m4", "m3"]  # a page renders its rows in one go: none can come later
@@ -443,11 +434,11 @@ def test_browser_level_in_the_url_filters(page: LocalDrain, browser: Any) -> Non
 @pytest.mark.timeout(60)
 def test_browser_shows_markup_as_text_and_runs_none(page: LocalDrain, browser: Any) -> None:
     """Markup in a message, a logger, meta keys and values, exception text: text, never run."""
-    _send(page, _entry(1, message=XSS, logger=XSS, meta={XSS: XSS},
-                       exception={**_entry()["exception"], "type": XSS, "message": XSS}))
+    _send(page, make_entry(1, message=XSS, logger=XSS, meta={XSS: XSS},
+                       exception={**make_entry()["exception"], "type": XSS, "message": XSS}))
     assert _open(browser, page, lambda rows: len(rows) == 1) == [XSS]
     browser.find_element("css selector", "tr.row").click()
-    _wait(lambda: browser.find_elements("css selector", "tr.detail"), 5, "the expanded row")
+    wait_until(lambda: browser.find_elements("css selector", "tr.detail"), 5, "the expanded row")
     detail = browser.find_element("css selector", "tr.detail").text
     assert detail.count(XSS) >= 4  # meta key, meta value, exception type and message
     assert browser.find_elements("css selector", "#entries img") == []
@@ -457,13 +448,13 @@ def test_browser_shows_markup_as_text_and_runs_none(page: LocalDrain, browser: A
 @pytest.mark.timeout(60)
 def test_browser_shows_a_new_record_within_two_seconds(page: LocalDrain, browser: Any) -> None:
     """A record sent while the page is open appears within 2 s, without a reload."""
-    _send(page, _entry(1))
+    _send(page, make_entry(1))
     _open(browser, page, lambda rows: rows == ["m1"])
-    _wait(lambda: browser.find_element("id", "live-status").text == "live", 5, "live")
+    wait_until(lambda: browser.find_element("id", "live-status").text == "live", 5, "live")
     browser.execute_script("window.__same_page = true")
     sent = time.monotonic()
-    _send(page, _entry(2))
-    _wait(lambda: _rows(browser) == ["m2", "m1"], 2.0, "the new record")
+    _send(page, make_entry(2))
+    wait_until(lambda: _rows(browser) == ["m2", "m1"], 2.0, "the new record")
     assert time.monotonic() - sent < 2.0
     assert browser.execute_script("return window.__same_page") is True
 
@@ -472,13 +463,13 @@ def test_browser_shows_a_new_record_within_two_seconds(page: LocalDrain, browser
 def test_browser_pause_counts_what_arrives_then_shows_it(page: LocalDrain,
                                                          browser: Any) -> None:
     """Paused, new records are counted, not shown; Resume shows them."""
-    _send(page, _entry(1))
+    _send(page, make_entry(1))
     _open(browser, page, lambda rows: rows == ["m1"])
-    _wait(lambda: browser.find_element("id", "live-status").text == "live", 5, "live")
+    wait_until(lambda: browser.find_element("id", "live-status").text == "live", 5, "live")
     browser.find_element("id", "pause").click()
-    _send(page, _entry(2), _entry(3))
+    _send(page, make_entry(2), make_entry(3))
     status = browser.find_element("id", "live-status")
-    _wait(lambda: status.text == "paused: 2 new since", 3, "the paused count")
+    wait_until(lambda: status.text == "paused: 2 new since", 3, "the paused count")
     assert _rows(browser) == ["m1"]
     browser.find_element("id", "pause").click()
     assert _rows(browser) == ["m3", "m2", "m1"]
@@ -487,20 +478,20 @@ def test_browser_pause_counts_what_arrives_then_shows_it(page: LocalDrain,
 @pytest.mark.timeout(60)
 def test_browser_click_on_a_request_id_narrows_to_it(page: LocalDrain, browser: Any) -> None:
     """Clicking a request id shows that request's records only, and the URL says so."""
-    _send(page, *[_entry(i, meta={"request_id": f"req-{i % 2}"}) for i in range(4)])
+    _send(page, *[make_entry(i, meta={"request_id": f"req-{i % 2}"}) for i in range(4)])
     _open(browser, page, lambda rows: len(rows) == 4)
     browser.find_element("css selector", "tr.row button.chip.request_id").click()  # m3: req-1
-    _wait(lambda: _rows(browser) == ["m3", "m1"], 5, "req-1's records")
+    wait_until(lambda: _rows(browser) == ["m3", "m1"], 5, "req-1's records")
     assert "request_id=req-1" in browser.current_url
 
 
 @pytest.mark.timeout(60)
 def test_browser_expanded_exception_shows_its_cause(page: LocalDrain, browser: Any) -> None:
     """An expanded entry shows the exception chain: each link's type, message and frames."""
-    _send(page, _entry(1))  # ConnectionError caused by OSError("no route")
+    _send(page, make_entry(1))  # ConnectionError caused by OSError("no route")
     _open(browser, page, lambda rows: rows == ["m1"])
     browser.find_element("css selector", "tr.row").click()
-    heads = _wait(lambda: [e.text for e in browser.find_elements("css selector", ".exc-head")],
+    heads = wait_until(lambda: [e.text for e in browser.find_elements("css selector", ".exc-head")],
                   5, "the exception")
     assert heads == ["ConnectionError: refused", "OSError: no route"]
     assert "cause" in browser.find_element("css selector", ".exc-link").text.lower()
