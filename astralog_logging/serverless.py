@@ -175,4 +175,3 @@ def _waiting(figures: Dict[str, Any]) -> int:
 
 def _name(fn: Callable[..., Any]) -> str:
     return str(getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or fn)
-

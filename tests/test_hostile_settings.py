@@ -238,4 +238,3 @@ def handler_logger(handler: AstralogHandler) -> logging.Logger:
     log.propagate = False
     log.addHandler(handler)
     return log
-

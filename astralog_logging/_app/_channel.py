@@ -278,4 +278,3 @@ class Channel(Frames):
             left = max(deadline - time.monotonic(), 0.0)
             self._send(_wire.STOP, _wire.stop_body(left), 0)
         return self.push(deadline)
-

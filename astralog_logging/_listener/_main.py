@@ -78,4 +78,3 @@ def run() -> None:
     with contextlib.suppress(Exception):
         sys.stderr.flush()
     os._exit(code)
-
