@@ -16,6 +16,7 @@ from astralog_logging._app import _uncaught
 from astralog_logging._encode._entry import EntryEncoder
 from astralog_logging._encode._exc import MAX_DEPTH, exception_from_info, exception_from_text
 from astralog_logging.drain._validate import validate_entry
+from tests.programs._raising import three_levels
 
 
 def _same(text: str) -> str:
@@ -28,16 +29,6 @@ def capture(func: Any) -> Any:
     except BaseException:  # ExceptionGroup and friends too
         return sys.exc_info()
     raise AssertionError("func did not raise")
-
-
-def three_levels() -> None:
-    try:
-        try:
-            raise KeyError("db row")
-        except KeyError as exc:
-            raise LookupError("cache miss") from exc
-    except LookupError:
-        raise RuntimeError("request failed")  # noqa: B904 - an implicit context on purpose
 
 
 def test_stacktrace_is_exactly_what_logging_prints() -> None:

@@ -83,7 +83,8 @@ def test_three_level_chain_arrives_nested_with_tracebacks_text(drain: LocalDrain
     assert exception["stacktrace"] == printed  # exactly what logging/traceback print
     assert "The above exception was the direct cause" in printed
     assert "During handling of the above exception" in printed
-    assert [f["function"] for f in exception["frames"]] == ["chain", "load"]  # innermost last
+    # innermost last
+    assert [f["function"] for f in exception["frames"]] == ["chain", "three_levels"]
     cause = exception["cause"]
     assert cause["stacktrace"].endswith("LookupError: cache miss")
     assert "RuntimeError" not in cause["stacktrace"]  # each link carries its own section

@@ -239,7 +239,7 @@ class EntryEncoder:
             if exception is not None:
                 entry["exception"] = exception
         if record.stack_info:
-            entry["stack"] = self._scrubber.text(safe_str(record.stack_info), keep_ends=True)
+            entry["stack"] = self._clean_trace(safe_str(record.stack_info))
 
     def _exception(self, record: logging.LogRecord, notes: list[str]) -> dict[str, Any] | None:
         from ._exc import exception_from_info, exception_from_text  # loaded on first use
@@ -280,8 +280,7 @@ class EntryEncoder:
         """The slow path: rebuild from JSON types, noting each fix-up in ``notes``."""
         fixes: list[str] = []
         clean = self._scrubber.strict_entry(entry, fixes)
-        notes = clean.get("notes")
-        notes = notes if isinstance(notes, list) else []
+        notes = clean["notes"] if isinstance(clean.get("notes"), list) else []
         for fix in fixes:
             add_note(notes, fix)
         if notes:

@@ -27,6 +27,8 @@ import time
 import uuid
 from typing import Any, Callable, Dict, Optional, Tuple
 
+from _raising import three_levels
+
 from astralog_logging import AstralogHandler, context
 
 Scenario = Callable[[logging.Logger, AstralogHandler], Any]
@@ -48,21 +50,12 @@ def traceback_text() -> str:
 
 @scenario()
 def chain(log: logging.Logger, handler: AstralogHandler) -> str:
-    def load() -> None:
-        try:
-            try:
-                raise KeyError("db row")
-            except KeyError as exc:
-                raise LookupError("cache miss") from exc
-        except LookupError:
-            raise RuntimeError("request failed")  # noqa: B904 (the implicit context is the point)
-
     try:
-        load()
+        three_levels()
     except RuntimeError:
         log.exception("request %s failed", "r1")
         return traceback_text()
-    raise AssertionError("load() returned")
+    raise AssertionError("three_levels() returned")
 
 
 @scenario()
