@@ -63,11 +63,19 @@ def test_requests_and_shutdown_deliver_everything(
                 range(400)))
         assert statuses == [200] * 400
         assert listeners_under(proc.pid) == listeners
-        records = drain.wait_for_records(800)
-        app = [r for r in _by_logger(records, "app") if r["meta"]["path_seen"].startswith("/r/")]
+
+        def requests_seen() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+            records = drain.records()
+            return ([r for r in _by_logger(records, "app")
+                     if r["meta"]["path_seen"].startswith("/r/")],
+                    [r for r in _by_logger(records, "gunicorn.access")
+                     if r["meta"]["path"].startswith("/r/")])
+
+        # the drain also holds gunicorn's own records: wait on the requests' ones
+        wait_until(lambda: min(map(len, requests_seen())) >= 400, 30,
+                   "400 app and 400 access records")
+        app, access = requests_seen()
         assert sorted(r["meta"]["path_seen"] for r in app) == sorted(f"/r/{n}" for n in range(400))
-        access = [r for r in _by_logger(records, "gunicorn.access")
-                  if r["meta"]["path"].startswith("/r/")]
         assert len(access) == 400
         sample = access[0]["meta"]
         assert sample["method"] == "GET" and sample["status"] == 200
