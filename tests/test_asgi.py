@@ -8,7 +8,6 @@ import logging
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 from typing import Any, AsyncIterator, Dict, Iterator
 
@@ -17,7 +16,7 @@ import requests
 
 from astralog_logging.asgi import AstralogMiddleware, UvicornAccessFields, build_uvicorn_logconfig
 
-from ._procs import ROOT, drain_env, free_port, program
+from ._procs import ROOT, drain_env, free_port, program, wait_until
 from ._web import (
     REQUEST_FIELDS,
     REQUEST_LOGGER,
@@ -220,17 +219,17 @@ def test_fastapi_example_runs_under_uvicorn(shop: Site, tmp_path: Path) -> None:
         proc = subprocess.Popen(program("fastapi_example", os.path.join(ROOT, "examples"),
                                         str(port)), env=env, stdout=out, stderr=subprocess.STDOUT)
     rid = new_id()
+
+    def answer() -> list[requests.Response]:  # in a list: an error status is falsy
+        assert proc.poll() is None, (tmp_path / "uvicorn.log").read_text()
+        try:
+            return [requests.get(f"http://127.0.0.1:{port}/items/7", timeout=2,
+                                 headers={"X-Request-ID": rid})]
+        except requests.ConnectionError:
+            return []
+
     try:
-        deadline = time.monotonic() + 30
-        while True:  # poll until uvicorn answers, with a deadline
-            try:
-                response = requests.get(f"http://127.0.0.1:{port}/items/7", timeout=2,
-                                        headers={"X-Request-ID": rid})
-                break
-            except requests.ConnectionError:
-                assert proc.poll() is None and time.monotonic() < deadline, \
-                    (tmp_path / "uvicorn.log").read_text()
-                time.sleep(0.05)
+        (response,) = wait_until(answer, 30, "uvicorn to answer")
         records = shop.wait(rid, 3)
     finally:
         proc.send_signal(signal.SIGINT)
