@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import builtins
+import importlib.util
 import logging
+import os
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -37,6 +40,47 @@ def test_stacktrace_is_exactly_what_logging_prints() -> None:
     exception = exception_from_info(info, _same)
     assert exception is not None
     assert exception["stacktrace"] == logging.Formatter().formatException(info)
+
+
+def test_a_raise_site_logged_again_prints_the_same_text() -> None:
+    """Frames' texts are remembered per raise site (3.11+): a second exception from the
+    same sites, chain included, still gets exactly logging's text, its own message too."""
+    for n in range(3):
+        info = capture(lambda: _fail_with(n))  # noqa: B023 - called at once
+        exception = exception_from_info(info, _same)
+        assert exception is not None
+        assert exception["stacktrace"] == logging.Formatter().formatException(info)
+        assert exception["stacktrace"].endswith(f"RuntimeError: attempt {n}")
+
+
+def _fail_with(n: int) -> None:
+    try:
+        three_levels()
+    except RuntimeError as exc:
+        raise RuntimeError(  # over two lines: 3.13 prints both, with their carets
+            f"attempt {n}") from exc
+
+
+def test_an_edited_source_file_is_read_again(tmp_path: Any) -> None:
+    """traceback re-reads a source file that changed on disk; the remembered frame texts
+    must not hide that: the new line shows, as logging prints it."""
+    path = tmp_path / "edited_module.py"
+    path.write_text("def fail():\n    raise ValueError('first text')\n")
+    spec = importlib.util.spec_from_file_location("edited_module", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    texts = []
+    for source in ("first text", "a longer second text"):
+        path.write_text(f"def fail():\n    raise ValueError('{source}')\n")
+        os.utime(path, (time.time() + len(texts) + 1,) * 2)  # a new mtime, surely
+        info = capture(module.fail)
+        exception = exception_from_info(info, _same)
+        assert exception is not None
+        assert exception["stacktrace"] == logging.Formatter().formatException(info)
+        texts.append(exception["stacktrace"])
+    assert "raise ValueError('first text')" in texts[0]
+    assert "raise ValueError('a longer second text')" in texts[1]
 
 
 def test_three_level_chain_is_nested_in_cause() -> None:

@@ -21,6 +21,8 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Optional, Tuple, Type, Union
 
+from ._frame_texts import use_cache
+
 __all__ = ["MAX_DEPTH", "ExcInfo", "exception_from_info", "exception_from_text"]
 
 ExcInfo = Union[
@@ -52,6 +54,7 @@ def exception_from_info(exc_info: Any, clean: Clean) -> dict[str, Any] | None:
         name = etype.__qualname__
         return _node_dict(name, etype.__module__, "", clean(name), [])
     te = traceback.TracebackException(type(value), value, tb, **_TE_KWARGS)
+    use_cache(te)  # a raise site seen before: its frames' texts are not formatted again
     text = "".join(te.format())
     return _node(value, te, clean, 0, text, text)
 
