@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import subprocess
 import sys
 import time
-from typing import Dict, Optional
+from typing import Any, Dict, Iterator, Optional, Tuple
 
 from ._counter import Counters
 
@@ -85,3 +87,21 @@ def kind_for(receiver: str, opts: Dict[str, object]) -> str:
     if receiver == "astralog" and opts.get("receiver") == "drain":
         return "drain"
     return receiver
+
+
+@contextlib.contextmanager
+def our_handler(logger: logging.Logger, service: str = "bench",
+                **settings: Any) -> Iterator[Tuple[Any, Receiver]]:  # fmt: skip
+    """An AstralogHandler on ``logger``, delivering to a receiver process of its own; on
+    exit it is removed and closed, and the receiver stopped (the step-by-step tools)."""
+    from astralog_logging import AstralogHandler
+
+    with Receiver("astralog") as receiver:
+        handler = AstralogHandler(token=TOKEN, project_id="bench", service=service,
+                                  endpoint=receiver.url + "/v1/drain", **settings)
+        logger.addHandler(handler)
+        try:
+            yield handler, receiver
+        finally:
+            logger.removeHandler(handler)
+            handler.close()

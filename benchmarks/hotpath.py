@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import importlib
 import io
 import logging
 import os
@@ -24,51 +23,15 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import orjson
 
 from . import _workload
-from ._receiving import TOKEN, Receiver
-
-
-def _best(fn: Callable[[], Any], n: int, rounds: int = 5) -> float:
-    """Best per-call CPU µs over ``rounds`` runs of ``n`` calls, minus the loop's own cost.
-
-    Process CPU time, not wall time: on a shared 2-core machine a write(2) that wakes the
-    listener often costs the writer a preemption, which is latency, not work.
-    """
-    clock = time.process_time_ns
-    best = float("inf")
-    for _ in range(rounds):
-        t0 = clock()
-        for _ in range(n):
-            fn()
-        best = min(best, clock() - t0)
-    empty = float("inf")
-    noop = _noop
-    for _ in range(rounds):
-        t0 = clock()
-        for _ in range(n):
-            noop()
-        empty = min(empty, clock() - t0)
-    return max(best - empty, 0) / n / 1e3
-
-
-def _noop() -> None:
-    pass
+from ._exception_cost import exception_steps
+from ._receiving import TOKEN, our_handler
+from ._timing import best, helper
 
 
 def _record(logger: logging.Logger, seq: int = 12345) -> logging.LogRecord:
     return logger.makeRecord(logger.name, logging.INFO, __file__, 42, "user %s did %s",
                              (seq, "login"), None, "handle",
                              {"seq": seq, "tenant": "acme", "plan": "pro"})
-
-
-def _helper(*candidates: str) -> Any:
-    """The first ``module:name`` that exists: the encoder's private helpers move about."""
-    for candidate in candidates:
-        module, _, name = candidate.partition(":")
-        try:
-            return getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError):
-            continue
-    return None
 
 
 def steps(handler: Any, logger: logging.Logger, n: int) -> List[Tuple[str, float]]:
@@ -82,12 +45,12 @@ def steps(handler: Any, logger: logging.Logger, n: int) -> List[Tuple[str, float
     channel = handler._link.channel
     data = encoder.encode(record, None)
     attrs = record.__dict__
-    tail_keys = _helper("astralog_logging._encode._record:tail_keys")
-    reserved = _helper("astralog_logging._encode._record:RESERVED_ATTRS") or frozenset()
-    levels = _helper("astralog_logging._encode._record:LEVELS") or {}
-    host = _helper("astralog_logging._encode._record:HOST") or "h"
-    fields = _helper("astralog_logging._context:_fields")
-    faithful = _helper("astralog_logging._encode._values:faithful")
+    tail_keys = helper("astralog_logging._encode._record:tail_keys")
+    reserved = helper("astralog_logging._encode._record:RESERVED_ATTRS") or frozenset()
+    levels = helper("astralog_logging._encode._record:LEVELS") or {}
+    host = helper("astralog_logging._encode._record:HOST") or "h"
+    fields = helper("astralog_logging._context:_fields")
+    faithful = helper("astralog_logging._encode._values:faithful")
     meta: Dict[str, Any] = {k: v for k, v in attrs.items()
                             if k in ("seq", "tenant", "plan")}
     entry = orjson.loads(data)
@@ -138,93 +101,25 @@ def steps(handler: Any, logger: logging.Logger, n: int) -> List[Tuple[str, float
          lambda: orjson.dumps(entry, default=faithful, option=orjson.OPT_PASSTHROUGH_DATACLASS)),
     ]
     found: List[Tuple[str, float]] = [
-        ("logger.info -> NullHandler (floor, for scale)", _best(floor_call, n)),
-        ("  of which makeRecord (LogRecord.__init__ + extra)", _best(make_record, n)),
-        ("handler.handle(record): filter + emit, all of it", _best(
+        ("logger.info -> NullHandler (floor, for scale)", best(floor_call, n)),
+        ("  of which makeRecord (LogRecord.__init__ + extra)", best(make_record, n)),
+        ("handler.handle(record): filter + emit, all of it", best(
             lambda: handler.handle(record), n)),
-        ("  encoder.encode(record)", _best(lambda: encoder.encode(record, None), n)),
-        ("    record.getMessage()", _best(record.getMessage, n)),
-        ("    message credential guard (replica: 4 substring scans)", _best(message_guard, n)),
-        ("    timestamp text (replica: cached second + f-string)", _best(timestamp, n)),
-        ("    entry dict literal (replica: 9 fields + source)", _best(entry_dict, n)),
-        ("    scrubber.clean_meta(meta)", _best(lambda: scrubber.clean_meta(dict(meta), []),
+        ("  encoder.encode(record)", best(lambda: encoder.encode(record, None), n)),
+        ("    record.getMessage()", best(record.getMessage, n)),
+        ("    message credential guard (replica: 4 substring scans)", best(message_guard, n)),
+        ("    timestamp text (replica: cached second + f-string)", best(timestamp, n)),
+        ("    entry dict literal (replica: 9 fields + source)", best(entry_dict, n)),
+        ("    scrubber.clean_meta(meta)", best(lambda: scrubber.clean_meta(dict(meta), []),
                                                 n)),
-        ("      (dict(meta) copy inside the line above)", _best(lambda: dict(meta), n)),
-        *[(name, _best(fn, n)) for name, needed, fn in optional if needed is not None],
-        ("  channel.put(bytes) (lock, append, frame+write(2) every ~10)", _best(
+        ("      (dict(meta) copy inside the line above)", best(lambda: dict(meta), n)),
+        *[(name, best(fn, n)) for name, needed, fn in optional if needed is not None],
+        ("  channel.put(bytes) (lock, append, frame+write(2) every ~10)", best(
             lambda: channel.put(data), n // 4)),
         ("    os.write of one full frame, per record it carries", _frame_write(data, n)),
     ]
-    found += _exception_steps(encoder, logger, n // 10)
+    found += exception_steps(encoder, logger, n // 10)
     return found
-
-
-def _exception_steps(encoder: Any, logger: logging.Logger, n: int) -> List[Tuple[str, float]]:
-    """``logger.exception``: what formatting the traceback costs, in ours and in logging."""
-    import traceback
-
-    try:
-        _workload._handle_request(1)
-    except ValueError:
-        exc_info = sys.exc_info()
-    record = logger.makeRecord(logger.name, logging.ERROR, __file__, 42, "user %s did %s",
-                               (1, "login"), exc_info, "handle",
-                               {"seq": 1, "tenant": "acme", "plan": "pro"})
-    plain = logging.Formatter()
-    te = traceback.TracebackException(*exc_info, compact=True)
-    text = "".join(te.format())
-    entry = orjson.loads(encoder.encode(record, None))
-    return [
-        ("encoder.encode(record with exc_info)", _best(lambda: encoder.encode(record, None), n)),
-        *_exception_info(exc_info, encoder, n),
-        ("    traceback.TracebackException(...)", _best(
-            lambda: traceback.TracebackException(*exc_info, compact=True), n)),
-        ("    its .format() joined (source lines via linecache)", _best(
-            lambda: "".join(te.format()), n)),
-        ("    scrubbing the stacktrace text (clean)", _best(
-            lambda: encoder._clean_trace(text), n)),
-        ("  orjson.dumps(entry with exception)", _best(lambda: orjson.dumps(entry), n)),
-        ("stdlib Formatter.formatException (what QueueHandler.prepare pays)", _best(
-            lambda: plain.formatException(exc_info), n)),
-    ]
-
-
-def _exception_info(exc_info: Any, encoder: Any, n: int) -> List[Tuple[str, float]]:
-    """``exception_from_info`` for a raise site logged before (the frame-text cache's case),
-    for a first-seen one (the cache emptied first) and with the cache switched off (what
-    every call cost before it): medians of rounds that take the three in turn, so a
-    slower minute lands on all three."""
-    from astralog_logging._encode import _exc
-
-    texts = _helper("astralog_logging._encode._frame_texts:_texts")
-    use_cache = getattr(_exc, "use_cache", None)  # swapped in and out below
-
-    def seen() -> None:
-        _exc.exception_from_info(exc_info, encoder._clean_trace)
-
-    def first_seen() -> None:
-        texts.clear()
-        seen()
-
-    def uncached() -> None:
-        setattr(_exc, "use_cache", lambda te: None)  # noqa: B010
-        try:
-            seen()
-        finally:
-            setattr(_exc, "use_cache", use_cache)  # noqa: B010
-
-    timed: List[Tuple[str, Callable[[], None]]] = [
-        ("  exception_from_info (TracebackException, format, frames), a site seen before",
-         seen)]
-    if texts is not None and use_cache is not None:
-        timed += [("    the same, a first-seen raise site (frame-text cache emptied)",
-                   first_seen),
-                  ("    the same, without the frame-text cache", uncached)]
-    rounds: Dict[str, List[float]] = {name: [] for name, _ in timed}
-    for _ in range(5):
-        for name, fn in timed:
-            rounds[name].append(_best(fn, n, rounds=2))
-    return [(name, sorted(found)[len(found) // 2]) for name, found in rounds.items()]
 
 
 def _frame_write(data: bytes, n: int) -> float:
@@ -299,13 +194,13 @@ def listener_steps(data: bytes, url: str, batch: int = 1000) -> List[Tuple[str, 
     body = plain.body("0" * 32, entries)
     try:
         return [
-            ("listener: read frames + split into entries", _best(read_and_split, 20) / records),
-            ("listener: Batcher.add per entry", _best(batching, 20) / batch),
-            ("listener: envelope join (no gzip)", _best(
+            ("listener: read frames + split into entries", best(read_and_split, 20) / records),
+            ("listener: Batcher.add per entry", best(batching, 20) / batch),
+            ("listener: envelope join (no gzip)", best(
                 lambda: plain.body("0" * 32, entries), 20) / batch),
-            ("listener: envelope join + gzip level 1", _best(
+            ("listener: envelope join + gzip level 1", best(
                 lambda: packed.body("0" * 32, entries), 20) / batch),
-            ("listener: requests POST of a plain batch (counting receiver)", _best(
+            ("listener: requests POST of a plain batch (counting receiver)", best(
                 lambda: transport.send(body, "0" * 32, False), 10) / batch),
         ]
     finally:
@@ -351,31 +246,22 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("-n", type=int, default=20_000, help="calls per timing round")
     p.add_argument("--top", type=int, default=25, help="cProfile rows to show")
     args = p.parse_args(argv)
-    from astralog_logging import AstralogHandler
-
-    with Receiver("astralog") as receiver:
-        handler = AstralogHandler(token=TOKEN, project_id="bench", service="bench",
-                                  endpoint=receiver.url + "/v1/drain")
-        logger = _workload.app_logger()
-        logger.addHandler(handler)
-        try:
-            _workload.emit(logger, 0, 2000)  # the listener and the channel thread are up
-            handler.flush(timeout=60)
-            data = handler._encoder.encode(_record(logger), None)
-            assert data is not None  # None only when a before_send hook drops the record
-            for name, us in [*steps(handler, logger, args.n),
-                             *listener_steps(data, receiver.url + "/v1/drain")]:
-                print(f"{us:8.2f} µs  {name}")
-            print()
-            handler.flush(timeout=60)
-            print(latency(logger, args.n))
-            handler.flush(timeout=60)
-            print()
-            print(profile(logger, args.n, args.top))
-            handler.flush(timeout=60)
-        finally:
-            logger.removeHandler(handler)
-            handler.close()
+    logger = _workload.app_logger()
+    with our_handler(logger) as (handler, receiver):
+        _workload.emit(logger, 0, 2000)  # the listener and the channel thread are up
+        handler.flush(timeout=60)
+        data = handler._encoder.encode(_record(logger), None)
+        assert data is not None  # None only when a before_send hook drops the record
+        for name, us in [*steps(handler, logger, args.n),
+                         *listener_steps(data, receiver.url + "/v1/drain")]:
+            print(f"{us:8.2f} µs  {name}")
+        print()
+        handler.flush(timeout=60)
+        print(latency(logger, args.n))
+        handler.flush(timeout=60)
+        print()
+        print(profile(logger, args.n, args.top))
+        handler.flush(timeout=60)
     return 0
 
 

@@ -18,7 +18,7 @@ import os
 import time
 from typing import List, Optional, Tuple
 
-from ._receiving import TOKEN, Receiver
+from ._receiving import our_handler
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -45,35 +45,26 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--minutes", type=float, default=60.0, help="how long to stay idle")
     p.add_argument("--every", type=float, default=300.0, help="seconds per printed line")
     args = p.parse_args(argv)
-    from astralog_logging import AstralogHandler
-
-    with Receiver("astralog") as receiver:
-        handler = AstralogHandler(token=TOKEN, project_id="bench", service="idle",
-                                  endpoint=receiver.url + "/v1/drain")
-        logger = logging.getLogger("bench.idle")
-        logger.addHandler(handler)
-        try:
-            logger.warning("one record, then nothing")
-            assert handler.flush(timeout=60), "the first record was not delivered"
-            pids = {"app": os.getpid(), "listener": handler.stats()["listener_pid"]}
-            last = {name: sample(pid) for name, pid in pids.items()}
-            start = then = time.monotonic()
-            while time.monotonic() - start < args.minutes * 60:
-                time.sleep(min(args.every, args.minutes * 60))  # idle on purpose: the subject
-                now = time.monotonic()
-                parts = []
-                for name, pid in pids.items():
-                    cpu, switches = sample(pid)
-                    parts.append(f"{name} {cpu - last[name][0]:.2f} s CPU, "
-                                 f"{(switches - last[name][1]) / (now - then):.2f} wakeups/s")
-                    last[name] = (cpu, switches)
-                print(f"{(now - start) / 60:6.1f} min: " + "; ".join(parts), flush=True)
-                then = now
-            logger.warning("and one after the idle time")
-            print("delivered after the idle time:", handler.flush(timeout=60))
-        finally:
-            logger.removeHandler(handler)
-            handler.close()
+    logger = logging.getLogger("bench.idle")
+    with our_handler(logger, service="idle") as (handler, _):
+        logger.warning("one record, then nothing")
+        assert handler.flush(timeout=60), "the first record was not delivered"
+        pids = {"app": os.getpid(), "listener": handler.stats()["listener_pid"]}
+        last = {name: sample(pid) for name, pid in pids.items()}
+        start = then = time.monotonic()
+        while time.monotonic() - start < args.minutes * 60:
+            time.sleep(min(args.every, args.minutes * 60))  # idle on purpose: the subject
+            now = time.monotonic()
+            parts = []
+            for name, pid in pids.items():
+                cpu, switches = sample(pid)
+                parts.append(f"{name} {cpu - last[name][0]:.2f} s CPU, "
+                             f"{(switches - last[name][1]) / (now - then):.2f} wakeups/s")
+                last[name] = (cpu, switches)
+            print(f"{(now - start) / 60:6.1f} min: " + "; ".join(parts), flush=True)
+            then = now
+        logger.warning("and one after the idle time")
+        print("delivered after the idle time:", handler.flush(timeout=60))
     return 0
 
 

@@ -18,7 +18,7 @@ import time
 from typing import Callable, Dict, List, Optional, Tuple
 
 from . import _workload
-from ._receiving import TOKEN, Receiver
+from ._receiving import our_handler
 
 
 class _EncodeOnly(logging.Handler):
@@ -50,28 +50,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--rounds", type=int, default=10, help="rounds of the three runs")
     p.add_argument("-n", type=int, default=20_000, help="calls per run")
     args = p.parse_args(argv)
-    from astralog_logging import AstralogHandler
-
     logger = _workload.app_logger()
-    with Receiver("astralog") as receiver:
-        ours = AstralogHandler(token=TOKEN, project_id="bench", service="bench",
-                               endpoint=receiver.url + "/v1/drain",
-                               max_queue_size=max(10_000, args.n))
+    with our_handler(logger, max_queue_size=max(10_000, args.n)) as (ours, _):
         cases: List[Tuple[str, logging.Handler, Callable[[], object]]] = [
             ("floor (NullHandler)", logging.NullHandler(), lambda: None),
             ("encode only", _EncodeOnly(), lambda: None),
             ("astralog-logging", ours, lambda: ours.flush(timeout=60)),
         ]
         found: Dict[str, List[Tuple[float, float]]] = {name: [] for name, _, _ in cases}
-        try:
-            for _name, handler, settle in cases:  # warm-up: the listener starts here
-                _run(logger, handler, 2000, settle)
-            for _ in range(args.rounds):
-                for name, handler, settle in cases:
-                    found[name].append(_run(logger, handler, args.n, settle))
-        finally:
-            logger.handlers.clear()
-            ours.close()
+        for _name, handler, settle in cases:  # warm-up: the listener starts here
+            _run(logger, handler, 2000, settle)
+        for _ in range(args.rounds):
+            for name, handler, settle in cases:
+                found[name].append(_run(logger, handler, args.n, settle))
+        logger.handlers[:] = [ours]  # as it came, for our_handler to remove
     floor = [thread for thread, _ in found["floor (NullHandler)"]]
     print(f"{args.rounds} rounds x {args.n:,} calls; medians, ratios taken within a round")
     for name, runs in found.items():
