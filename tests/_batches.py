@@ -36,6 +36,13 @@ def make_entry(i: int = 0, **fields: Any) -> Dict[str, Any]:
     return entry
 
 
+def minimal_entry() -> Dict[str, Any]:
+    """make_entry's required fields only (protocol.md): the smallest valid entry."""
+    entry = make_entry()
+    return {key: entry[key] for key in ("timestamp", "level", "message", "logger", "host",
+                                         "pid", "process_name", "thread_name")}
+
+
 def make_body(entries: Optional[List[Any]] = None, **fields: Any) -> Dict[str, Any]:
     """A valid batch of ``entries`` (three of make_entry's by default), ``fields`` replaced."""
     body: Dict[str, Any] = {"project_id": "my-startup", "service": "web",

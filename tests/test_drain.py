@@ -28,7 +28,7 @@ from astralog_logging.drain._store import Store
 from astralog_logging.drain._validate import MAX_ENTRY_BYTES, validate_entry
 from astralog_logging.testing import LocalDrain
 
-from ._batches import USER_AGENT, Target, make_body, make_entry, post
+from ._batches import USER_AGENT, Target, make_body, make_entry, minimal_entry, post
 from ._procs import ROOT
 
 _DELETE = object()
@@ -61,9 +61,8 @@ def test_valid_batch_is_stored_as_sent_and_counted(drain: LocalDrain, gzip: bool
 
 def test_minimal_entries_and_unknown_fields_are_accepted(drain: LocalDrain) -> None:
     """Only the required fields are needed, and fields protocol.md does not name are kept."""
-    minimal = {key: make_entry()[key] for key in ("timestamp", "level", "message", "logger", "host",
-                                              "pid", "process_name", "thread_name")}
-    body = make_body([minimal, make_entry(1, future_field={"x": 1}, level="level 5")], extra="kept")
+    body = make_body([minimal_entry(), make_entry(1, future_field={"x": 1}, level="level 5")],
+                     extra="kept")
     assert post(drain, body).status_code == 200
     assert drain.records() == body["logs"]
     assert drain.batches()[0]["extra"] == "kept"
@@ -201,8 +200,7 @@ def test_entry_over_256_kib_is_413_with_its_index(drain: LocalDrain) -> None:
 
 def test_more_than_10000_entries_is_413(drain: LocalDrain) -> None:
     """10,000 entries are accepted; 10,001 are a 413 with no index."""
-    small = {key: make_entry()[key] for key in ("timestamp", "level", "message", "logger", "host",
-                                            "pid", "process_name", "thread_name")}
+    small = minimal_entry()
     response = post(drain, make_body([small] * 10_001))
     assert response.status_code == 413 and "index" not in response.json()
     assert post(drain, make_body([small] * 10_000)).json() == {"accepted": 10_000}

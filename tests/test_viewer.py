@@ -18,7 +18,7 @@ import sys
 import time
 import urllib.parse
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import pytest
 import requests
@@ -166,7 +166,7 @@ def test_counters_count_batches_duplicates_and_refusals(page: LocalDrain) -> Non
 def test_histogram_counts_by_level_over_the_range(page: LocalDrain) -> None:
     """The histogram counts entries per bucket and level, inside the range only."""
     _send(page, *[make_entry(i, level=("info", "error")[i % 2],
-                         timestamp=f"2026-11-24T10:0{i}:00.000000Z") for i in range(6)])
+                             timestamp=f"2026-11-24T10:0{i}:00.000000Z") for i in range(6)])
     minutes = _api(page, "histogram", since="2026-11-24T10:00", until="2026-11-24T11:00")
     assert minutes["bucket"] == "minute"
     assert minutes["counts"][:2] == [["2026-11-24T10:00", "info", 1],
@@ -210,7 +210,7 @@ def test_histogram_with_a_filter_stops_at_its_budget_with_the_newest_counted() -
     try:
         for n in range(3):
             store.add_batch(make_body([_plain(n * 4000 + i, timestamp=f"2026-11-24T10:0{n}:00Z")
-                                   for i in range(4000)]))
+                                       for i in range(4000)]))
         wide = Filters(q="m", since="2026-11-24T10:00", until="2026-11-24T11:00")
         whole = histogram(store, wide, budget=60.0)
         assert not whole["partial"]
@@ -404,8 +404,12 @@ def _open(browser: Any, drain: LocalDrain, wanted: Callable[[List[str]], bool],
     assert drain.page_url is not None
     url = drain.page_url + query
     browser.get(url)
-    rows: List[str] = wait_until(lambda: (lambda found: found if wanted(found) else None)(
-        _rows(browser)), 10, f"rows on {url}")
+
+    def shown() -> Optional[List[str]]:
+        found = _rows(browser)
+        return found if wanted(found) else None
+
+    rows: List[str] = wait_until(shown, 10, f"rows on {url}")
     return rows
 
 
@@ -414,7 +418,7 @@ def test_browser_lists_entries_with_their_exception_type(page: LocalDrain, brows
     """The first screen lists entries newest first, an exception's type and message at a glance."""
     _send(page, _plain(1, level="info"),
           make_entry(2, exception={**make_entry()["exception"], "type": "PaymentDeclined",
-                               "message": "card expired"}))
+                                   "message": "card expired"}))
     assert _open(browser, page, lambda rows: len(rows) == 2) == ["m2", "m1"]
     summaries = [e.text for e in browser.find_elements("css selector", ".exc-summary")]
     assert summaries == ["PaymentDeclined: card expired"]
@@ -424,7 +428,7 @@ def test_browser_lists_entries_with_their_exception_type(page: LocalDrain, brows
 def test_browser_level_in_the_url_filters(page: LocalDrain, browser: Any) -> None:
     """?level=error shows error and critical entries only, and the form says so."""
     _send(page, *[make_entry(i, level=level) for i, level in
-                  enumerate(("debug", "info", "warn", "error", "critical"))])
+                      enumerate(("debug", "info", "warn", "error", "critical"))])
     rows = _open(browser, page, lambda rows: len(rows) >= 2, "?level=error")
     assert rows == ["m4", "m3"]  # a page renders its rows in one go: none can come later
     assert browser.find_element("css selector", "select[name=level]").get_attribute(
@@ -435,7 +439,7 @@ def test_browser_level_in_the_url_filters(page: LocalDrain, browser: Any) -> Non
 def test_browser_shows_markup_as_text_and_runs_none(page: LocalDrain, browser: Any) -> None:
     """Markup in a message, a logger, meta keys and values, exception text: text, never run."""
     _send(page, make_entry(1, message=XSS, logger=XSS, meta={XSS: XSS},
-                       exception={**make_entry()["exception"], "type": XSS, "message": XSS}))
+                           exception={**make_entry()["exception"], "type": XSS, "message": XSS}))
     assert _open(browser, page, lambda rows: len(rows) == 1) == [XSS]
     browser.find_element("css selector", "tr.row").click()
     wait_until(lambda: browser.find_elements("css selector", "tr.detail"), 5, "the expanded row")
@@ -491,8 +495,9 @@ def test_browser_expanded_exception_shows_its_cause(page: LocalDrain, browser: A
     _send(page, make_entry(1))  # ConnectionError caused by OSError("no route")
     _open(browser, page, lambda rows: rows == ["m1"])
     browser.find_element("css selector", "tr.row").click()
-    heads = wait_until(lambda: [e.text for e in browser.find_elements("css selector", ".exc-head")],
-                  5, "the exception")
+    heads = wait_until(
+        lambda: [e.text for e in browser.find_elements("css selector", ".exc-head")], 5,
+        "the exception")
     assert heads == ["ConnectionError: refused", "OSError: no route"]
     assert "cause" in browser.find_element("css selector", ".exc-link").text.lower()
     assert "app/db.py:88 in connect" in browser.find_element("css selector", "ol.frames").text
